@@ -1,0 +1,392 @@
+/*
+ * basistrees.h -- the public interface of libbasistrees.
+ *
+ * libbasistrees implements Ergo's authenticated AVL+ dictionary (the
+ * BatchAVLProver / BatchAVLVerifier of scrypto and ergo_avltree_rust) in C:
+ * labels are Blake2b-256, digests are 33 bytes (root label || height), and
+ * every digest and batch proof is byte-identical to Ergo's.  This header is
+ * the manual: each function says what its arguments are, which errors it
+ * returns, and who owns what it returns.
+ *
+ * Conventions (the same everywhere):
+ *   - Functions return int: 0 on success, a negative BT_E* code on failure.
+ *     bt_strerror() turns a code into a short English phrase; handles keep a
+ *     one-line message about their last failure (bt_tree_errmsg() ...).
+ *   - Out-parameters come first and are named out*.
+ *   - A pointer marked "borrowed" stays valid only as long as the text next
+ *     to the function says; copy it if you need it longer.  A pointer marked
+ *     "owned by the caller" must be released with bt_free().
+ *   - bt_*_free(NULL) is a no-op.
+ *   - Untrusted input (proofs, digests, encoded values) never causes a crash,
+ *     an assertion failure or an out-of-bounds read: it yields an error code.
+ *
+ * Thread-safety: a bt_tree handle is not thread-safe; use one handle per
+ * thread or serialise access yourself.  Distinct handles may be used from
+ * distinct threads concurrently.  The verifier and the encoding functions are
+ * reentrant.
+ */
+#ifndef BASISTREES_H
+#define BASISTREES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(BT_BUILDING_LIBRARY) && defined(__GNUC__)
+#define BT_API __attribute__((visibility("default")))
+#else
+#define BT_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define BT_VERSION_MAJOR 0
+#define BT_VERSION_MINOR 1
+#define BT_VERSION_PATCH 0
+#define BT_VERSION_STRING "0.1.0"
+
+/* Returns the library's version string (static storage). */
+BT_API const char *bt_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Error codes                                                               */
+/* ------------------------------------------------------------------------ */
+
+#define BT_OK 0
+#define BT_ENOTFOUND   (-1)  /* key not found (Update/Remove of an absent key) */
+#define BT_EEXISTS     (-2)  /* key already exists (Insert of a present key)   */
+#define BT_EINVAL      (-3)  /* invalid argument or parameter                  */
+#define BT_ECORRUPT    (-4)  /* stored or supplied data failed a check          */
+#define BT_EPROOF      (-5)  /* a proof is malformed or does not verify         */
+#define BT_EIO         (-6)  /* an I/O operation failed                         */
+#define BT_ENOSPC      (-7)  /* no space left on the device                     */
+#define BT_ENOMEM      (-8)  /* out of memory                                   */
+#define BT_ELIMIT      (-9)  /* a configured or built-in limit was exceeded     */
+#define BT_EBUSY       (-10) /* resource held by someone else (second writer)   */
+#define BT_EBADSTATE   (-11) /* handle is in a failed state or wrong state      */
+#define BT_EKEYLOW     (-12) /* key is not above negative infinity (0x00..00)   */
+#define BT_EKEYHIGH    (-13) /* key is not below positive infinity (0xFF..FF)   */
+#define BT_EKEYLEN     (-14) /* key length differs from the tree's key length   */
+#define BT_EVALLEN     (-15) /* value length not allowed by the tree parameters */
+#define BT_ENOTSUP     (-16) /* operation not supported                         */
+
+/* Returns a static, human-readable phrase for an error code ("key not found").
+ * Unknown codes give "unknown error". Never returns NULL. */
+BT_API const char *bt_strerror(int code);
+
+/* Returns the stable identifier of an operation failure class as used by the
+ * reference vectors ("key_already_exists", "key_not_found",
+ * "key_not_above_negative_infinity", "key_not_below_positive_infinity",
+ * "wrong_key_length", "wrong_value_length"), or NULL for other codes. */
+BT_API const char *bt_error_class(int code);
+
+/* ------------------------------------------------------------------------ */
+/* Memory                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Releases memory that a bt_* function returned as "owned by the caller".
+ * bt_free(NULL) is a no-op. */
+BT_API void bt_free(void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Tree parameters                                                           */
+/* ------------------------------------------------------------------------ */
+
+#define BT_DIGEST_LEN 33          /* root label (32) || height (1)           */
+#define BT_LABEL_LEN 32           /* Blake2b-256                              */
+#define BT_KEY_LEN_MAX 255        /* keys are 1..255 bytes                    */
+#define BT_VALUE_VARIABLE 0xFFFFFFFFu /* value_len: values of any length      */
+#define BT_VALUE_LEN_LIMIT (16u * 1024u * 1024u) /* hard cap on any value     */
+#define BT_VALUE_MAX_DEFAULT (1024u * 1024u) /* default cap, variable mode    */
+
+#define BT_PARAMS_VERSION 1
+
+/* Parameters of a tree.  They are part of the digest: the empty-tree digest
+ * depends on value_len, because the -inf sentinel carries a zero value of the
+ * fixed length (or the empty value in variable mode).
+ *   key_len    1..255 (Basis uses 32).
+ *   value_len  fixed value length in bytes (0..BT_VALUE_LEN_LIMIT), or
+ *              BT_VALUE_VARIABLE for variable-length values.
+ *   value_max  variable mode only: the longest value an operation may write;
+ *              0 means BT_VALUE_MAX_DEFAULT; at most BT_VALUE_LEN_LIMIT.
+ *              Ignored in fixed mode.  (The verifier accepts any length that
+ *              the proof itself contains.) */
+typedef struct bt_params {
+    unsigned version; /* BT_PARAMS_VERSION */
+    unsigned key_len;
+    uint32_t value_len;
+    uint32_t value_max;
+} bt_params;
+
+#define BT_PARAMS_INIT {BT_PARAMS_VERSION, 32, BT_VALUE_VARIABLE, 0}
+
+/* Checks a parameter block.  Returns 0 or BT_EINVAL. */
+BT_API int bt_params_check(const bt_params *params);
+
+/* Writes the digest of the empty tree with these parameters to out (33 bytes).
+ * Returns 0 or BT_EINVAL. */
+BT_API int bt_empty_digest(uint8_t out[BT_DIGEST_LEN], const bt_params *params);
+
+/* ------------------------------------------------------------------------ */
+/* Operations and results                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef enum bt_op_type {
+    BT_OP_LOOKUP = 0,          /* result: the value, or absent              */
+    BT_OP_INSERT = 1,          /* fails with BT_EEXISTS if present          */
+    BT_OP_UPDATE = 2,          /* fails with BT_ENOTFOUND if absent         */
+    BT_OP_INSERT_OR_UPDATE = 3,
+    BT_OP_REMOVE = 4,          /* fails with BT_ENOTFOUND if absent         */
+    BT_OP_REMOVE_IF_EXISTS = 5
+} bt_op_type;
+
+/* One operation.  key/value are borrowed for the duration of the call.
+ * value is ignored for Lookup, Remove and RemoveIfExists. */
+typedef struct bt_op {
+    bt_op_type type;
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *value;
+    size_t value_len;
+} bt_op;
+
+/* Returns "Lookup", "Insert", "Update", "InsertOrUpdate", "Remove",
+ * "RemoveIfExists", or NULL for an invalid type. */
+BT_API const char *bt_op_name(bt_op_type type);
+
+/* Parses one of the names above.  Returns 0 or BT_EINVAL. */
+BT_API int bt_op_parse(bt_op_type *out, const char *name);
+
+/* The outcome of one operation.
+ *   status  0 if the operation succeeded, otherwise its failure class:
+ *           BT_EKEYLOW, BT_EKEYHIGH, BT_EKEYLEN (checked in that order), then
+ *           BT_EEXISTS, BT_ENOTFOUND or BT_EVALLEN.  A failed operation leaves
+ *           no trace in the tree or in the next proof.
+ *   found   1 if the key was present before the operation (old is its value),
+ *           0 if absent.  Meaningful only when status == 0.
+ *   old     the value before the operation (for Lookup: the value found).
+ *           Borrowed; see the function that filled the result for how long it
+ *           stays valid. */
+typedef struct bt_result {
+    int status;
+    int found;
+    const uint8_t *old;
+    size_t old_len;
+} bt_result;
+
+/* ------------------------------------------------------------------------ */
+/* In-memory prover tree                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* A bt_tree is an AVL+ tree with Ergo's BatchAVLProver semantics: operations
+ * are applied one by one; bt_tree_prove() then returns the batch proof of all
+ * operations that succeeded since the previous proof.  Versions are
+ * copy-on-write: a proved version is never modified, so the previous version
+ * costs nothing to keep while the next batch is built. */
+typedef struct bt_tree bt_tree;
+
+/* Creates an empty tree.  *out is owned by the caller (bt_tree_free).
+ * Errors: BT_EINVAL (bad parameters), BT_ENOMEM. */
+BT_API int bt_tree_new(bt_tree **out, const bt_params *params);
+
+/* Frees a tree and every node only it references.  NULL is a no-op. */
+BT_API void bt_tree_free(bt_tree *tree);
+
+/* The message describing the last failure on this handle ("" if none).
+ * Borrowed: valid until the next call on the handle. */
+BT_API const char *bt_tree_errmsg(const bt_tree *tree);
+
+/* Copies the tree's parameters into *out. */
+BT_API void bt_tree_params(bt_params *out, const bt_tree *tree);
+
+/* Applies one operation to the tree.
+ * Returns 0 if the call completed: the operation's own outcome (success or a
+ * failure class such as BT_EEXISTS) is in out->status, and out->old is valid
+ * until the next call on this tree.  Returns a negative code only if the call
+ * itself could not be carried out (BT_EINVAL for a bad op type or NULL key,
+ * BT_ENOMEM, BT_EBADSTATE after an earlier internal failure; then
+ * bt_tree_discard() restores the last proved version). */
+BT_API int bt_tree_apply(bt_tree *tree, const bt_op *op, bt_result *out);
+
+/* Applies n operations in order, as n calls of bt_tree_apply.  results must
+ * hold n entries; their old pointers stay valid until the next call on this
+ * tree.  Returns 0 or a call-level error as above (then results of the ops
+ * before the failing one are filled and the tree holds their effects). */
+BT_API int bt_tree_apply_batch(bt_tree *tree, const bt_op *ops, size_t n, bt_result *results);
+
+/* Generates the batch proof of every operation that succeeded since the last
+ * proof (or since creation), then starts a new batch from the current state.
+ * *out_proof is owned by the caller (bt_free).  Errors: BT_ENOMEM. */
+BT_API int bt_tree_prove(uint8_t **out_proof, size_t *out_len, bt_tree *tree);
+
+/* Drops every operation applied since the last proof, restoring the digest
+ * the tree had then. */
+BT_API void bt_tree_discard(bt_tree *tree);
+
+/* Writes the current digest (33 bytes: root label || height).  Errors:
+ * BT_ENOMEM (labels of the current batch are computed on demand). */
+BT_API int bt_tree_digest(uint8_t out[BT_DIGEST_LEN], bt_tree *tree);
+
+/* Height of the current root (0 for the empty tree). */
+BT_API unsigned bt_tree_height(const bt_tree *tree);
+
+/* Number of keys stored (the -inf sentinel is not counted). */
+BT_API uint64_t bt_tree_count(const bt_tree *tree);
+
+/* Unauthenticated lookup in the current state.  Returns 0 and sets
+ * *out_value/*out_len (borrowed, valid until the next call on this tree), or
+ * BT_ENOTFOUND, or BT_EKEYLEN / BT_EKEYLOW / BT_EKEYHIGH. */
+BT_API int bt_tree_get(const uint8_t **out_value, size_t *out_len, bt_tree *tree,
+                       const uint8_t *key, size_t key_len);
+
+/* "What if": the proof and resulting digest of applying ops[0..n) to the
+ * current state, without changing the tree.  Costs O(n log N), not a copy of
+ * the tree.  results (n entries, may be NULL) receive each op's outcome; their
+ * old pointers stay valid until the next call on this tree.  *out_proof is
+ * owned by the caller (bt_free).  Failed operations are left out of the proof
+ * exactly as in a real batch. */
+BT_API int bt_tree_whatif(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_DIGEST_LEN],
+                          bt_result *results, bt_tree *tree, const bt_op *ops, size_t n);
+
+/* Walks the whole tree and checks every invariant: AVL balance and heights,
+ * key order, the nextKey chain, routing keys, the sentinels, value lengths,
+ * the key count and every label.  Returns 0, or BT_ECORRUPT with a message
+ * naming the first bad node (bt_tree_errmsg), or BT_ENOMEM. */
+BT_API int bt_tree_check(bt_tree *tree);
+
+/* ------------------------------------------------------------------------ */
+/* Verifier                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Options of the verifier.  max_ops / max_deletes bound the number of nodes
+ * the proof may contain (Ergo's maxNumOperations / maxDeletes); -1 means no
+ * bound (as in ErgoScript).  max_deletes = -1 with max_ops set means
+ * max_deletes = max_ops. */
+typedef struct bt_verify_opts {
+    unsigned version; /* BT_VERIFY_OPTS_VERSION */
+    long long max_ops;
+    long long max_deletes;
+} bt_verify_opts;
+
+#define BT_VERIFY_OPTS_VERSION 1
+#define BT_VERIFY_OPTS_INIT {BT_VERIFY_OPTS_VERSION, -1, -1}
+
+/* A verifier replays a batch proof: it rebuilds the part of the tree the
+ * proof reveals, checks it against the starting digest, then performs the
+ * operations one by one.  Its memory is bounded by a constant times the proof
+ * size, it never recurses deeper than BT_VERIFY_DEPTH_MAX, and it never reads
+ * outside the proof. */
+typedef struct bt_verifier bt_verifier;
+
+#define BT_VERIFY_DEPTH_MAX 256
+
+/* Rebuilds the tree from the proof.  proof is copied (the caller's buffer is
+ * not needed after the call).  opts may be NULL.
+ * Returns 0 and a verifier (owned by the caller, bt_verifier_free), or:
+ *   BT_EINVAL  bad parameters, or start_digest_len != 33
+ *   BT_EPROOF  the proof is malformed or its root label differs from the
+ *              start digest's label (a message says which)
+ *   BT_ELIMIT  the proof has more nodes than max_ops/max_deletes allow
+ *   BT_ENOMEM
+ * On failure *out is set to NULL, except that errmsg may be retrieved from
+ * a non-NULL *out_msg buffer if one is given (may be NULL). */
+BT_API int bt_verifier_new(bt_verifier **out, const bt_params *params,
+                           const uint8_t *start_digest, size_t start_digest_len,
+                           const uint8_t *proof, size_t proof_len,
+                           const bt_verify_opts *opts);
+
+/* Frees a verifier.  NULL is a no-op. */
+BT_API void bt_verifier_free(bt_verifier *v);
+
+/* Performs the next operation against the proof.  Returns 0 and the
+ * operation's result (out->old borrowed: valid until the next call on v), or
+ * an error: the operation's failure class (BT_EEXISTS, BT_ENOTFOUND,
+ * BT_EKEY*, BT_EVALLEN) or BT_EPROOF when the proof does not support the
+ * operation.  After any failure the verifier is dead: every later call
+ * returns BT_EBADSTATE. */
+BT_API int bt_verifier_apply(bt_verifier *v, const bt_op *op, bt_result *out);
+
+/* The digest after the operations performed so far.  Returns 0, or
+ * BT_EBADSTATE if an operation failed, or BT_ENOMEM. */
+BT_API int bt_verifier_digest(uint8_t out[BT_DIGEST_LEN], bt_verifier *v);
+
+/* The message describing the verifier's failure ("" if none).  Borrowed:
+ * valid until the next call on v or bt_verifier_free. */
+BT_API const char *bt_verifier_errmsg(const bt_verifier *v);
+
+/* One call: rebuild, apply every op, compute the resulting digest.
+ * results (n entries, may be NULL): old pointers are copied into
+ * caller-invisible storage and NOT valid after return -- use bt_verifier_*
+ * when you need returned values.  *out_failed_op (may be NULL) receives the
+ * index of the failing operation, or n if the failure was in the proof
+ * itself or no operation failed.  Returns 0 and the digest, or an error as
+ * in bt_verifier_new / bt_verifier_apply. */
+BT_API int bt_proof_verify(uint8_t out_digest[BT_DIGEST_LEN], size_t *out_failed_op,
+                           const bt_params *params, const uint8_t *start_digest,
+                           size_t start_digest_len, const uint8_t *proof, size_t proof_len,
+                           const bt_op *ops, size_t n, const bt_verify_opts *opts);
+
+/* ------------------------------------------------------------------------ */
+/* Basis encodings                                                           */
+/* ------------------------------------------------------------------------ */
+
+#define BT_PUBKEY_LEN 33       /* compressed secp256k1 public key           */
+#define BT_NOTE_KEY_LEN 32
+#define BT_TRACKER_VALUE_LEN 8 /* total debt, u64 big-endian                */
+#define BT_RESERVE_VALUE_LEN 16 /* timestamp u64 BE || redeemed u64 BE      */
+
+/* Note key = Blake2b-256(issuer_pubkey || recipient_pubkey), both 33-byte
+ * compressed keys.  Returns 0, or BT_EINVAL if a key's first byte is not 0x02
+ * or 0x03 (not a compressed point encoding). */
+BT_API int bt_basis_note_key(uint8_t out[BT_NOTE_KEY_LEN], const uint8_t issuer[BT_PUBKEY_LEN],
+                             const uint8_t recipient[BT_PUBKEY_LEN]);
+
+/* Tracker-tree value: the total debt as u64 big-endian. */
+BT_API void bt_basis_tracker_value(uint8_t out[BT_TRACKER_VALUE_LEN], uint64_t total_debt);
+/* Decodes a tracker value.  Returns 0 or BT_EINVAL if len != 8. */
+BT_API int bt_basis_tracker_value_decode(uint64_t *out_total_debt, const uint8_t *value, size_t len);
+
+/* Reserve-tree value: timestamp u64 BE || redeemed u64 BE. */
+BT_API void bt_basis_reserve_value(uint8_t out[BT_RESERVE_VALUE_LEN], uint64_t timestamp,
+                                   uint64_t redeemed);
+/* Decodes a reserve value.  Returns 0 or BT_EINVAL if len != 16. */
+BT_API int bt_basis_reserve_value_decode(uint64_t *out_timestamp, uint64_t *out_redeemed,
+                                         const uint8_t *value, size_t len);
+
+/* Flags of an Ergo SAvlTree value. */
+#define BT_AVL_INSERT_ALLOWED 0x01
+#define BT_AVL_UPDATE_ALLOWED 0x02
+#define BT_AVL_REMOVE_ALLOWED 0x04
+
+/* The contents of an Ergo SAvlTree register value. */
+typedef struct bt_avl_register {
+    uint8_t digest[BT_DIGEST_LEN];
+    uint8_t flags;          /* BT_AVL_*_ALLOWED bits                         */
+    uint32_t key_len;       /* key length                                    */
+    int has_value_len;      /* 1 if values have a fixed length               */
+    uint32_t value_len;     /* that length, if has_value_len                 */
+} bt_avl_register;
+
+#define BT_AVL_REGISTER_MAX 48 /* longest encoding bt_avl_register_encode writes */
+
+/* Encodes 0x64 || digest || flags || VLQ(key_len) || (0x00 | 0x01 VLQ(value_len))
+ * into out (capacity cap; BT_AVL_REGISTER_MAX always suffices).  Returns 0 and
+ * *out_len, or BT_EINVAL (flags above 0x07), or BT_ELIMIT (cap too small). */
+BT_API int bt_avl_register_encode(uint8_t *out, size_t cap, size_t *out_len,
+                                  const bt_avl_register *reg);
+
+/* Decodes a register value.  Returns 0, or BT_ECORRUPT for a wrong type byte,
+ * truncated input, an over-long VLQ, an option tag other than 0/1, unknown
+ * flag bits, or trailing bytes. */
+BT_API int bt_avl_register_decode(bt_avl_register *out, const uint8_t *in, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BASISTREES_H */
