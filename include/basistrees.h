@@ -239,7 +239,7 @@ BT_API unsigned bt_tree_height(const bt_tree *tree);
 BT_API uint64_t bt_tree_count(const bt_tree *tree);
 
 /* Unauthenticated lookup in the current state.  Returns 0 and sets
- * *out_value/*out_len (borrowed, valid until the next call on this tree), or
+ * *out_value and *out_len (borrowed, valid until the next call on this tree), or
  * BT_ENOTFOUND, or BT_EKEYLEN / BT_EKEYLOW / BT_EKEYHIGH. */
 BT_API int bt_tree_get(const uint8_t **out_value, size_t *out_len, bt_tree *tree,
                        const uint8_t *key, size_t key_len);

@@ -1,0 +1,28 @@
+/*
+ * tree_int.h -- the inside of a bt_tree, for the layers above the core
+ * (the store opens trees on lazily loaded roots) and for the checker.
+ */
+#ifndef BT_CORE_TREE_INT_H
+#define BT_CORE_TREE_INT_H
+#include "core/avl.h"
+
+struct bt_tree {
+    bt_params p;
+    bt_sess s;
+    uint64_t count, count_at_proof;
+    int height_at_proof;
+    bt_buf vals; /* old values returned by the last call */
+    char msg[256];
+};
+
+/* A unique session generation (process-wide counter). */
+uint64_t bt_gen_next(void);
+
+/* The empty tree's root: the -inf sentinel leaf, labelled.  NULL on ENOMEM. */
+bt_node *bt_empty_root(const bt_params *p);
+
+/* Opens a tree handle on an existing sealed root (takes its own reference),
+ * with a node source for stubs (may be NULL). */
+int bt_tree_open_root(bt_tree **out, const bt_params *params, bt_node *root, int height,
+                      uint64_t count, const bt_node_source *src);
+#endif
