@@ -55,6 +55,15 @@ static int structural(bt_sess *s, const char *what)
 
 static bool mine(const bt_sess *s, const bt_node *n) { return n->gen == s->gen; }
 
+/* Walks over many nodes are bound by memory latency: start loading both
+ * children (header and label lines) before descending into the first. */
+static inline void prefetch_node(const bt_node *n)
+{
+    __builtin_prefetch(n);
+    __builtin_prefetch((const char *)n + 64);
+    __builtin_prefetch((const char *)n + 96);
+}
+
 static int grow_ptrs(bt_node ***arr, size_t *cap, size_t need)
 {
     if (need <= *cap) return 0;
@@ -428,6 +437,8 @@ static int modify(bt_sess *s, opctx *c, bt_node *r, int depth, mres *o)
     if (depth > DEPTH_MAX) return structural(s, "a search path exceeds the depth limit");
     if (r->kind == BT_NK_LEAF) return modify_leaf(s, c, r, o);
     if (r->kind != BT_NK_INTERNAL) return structural(s, "unexpected node kind");
+    __builtin_prefetch(r->u.in.left);
+    __builtin_prefetch(r->u.in.right);
     bool left = false;
     if ((rc = next_is_left(s, r, c->op->key, &left))) return rc;
     bt_node *child;
@@ -718,6 +729,8 @@ int bt_sess_apply(bt_sess *s, const bt_op *op, int *out_status, int *out_found, 
 
 /* ---- labels, digest, proof -------------------------------------------------- */
 
+
+
 static int labels(bt_sess *s, bt_node *n, int depth)
 {
     if (n->flags & BT_NF_LABEL) return 0;
@@ -727,6 +740,8 @@ static int labels(bt_sess *s, bt_node *n, int depth)
                       bt_leaf_next(n));
     } else if (n->kind == BT_NK_INTERNAL) {
         int rc;
+        prefetch_node(n->u.in.left);
+        prefetch_node(n->u.in.right);
         if ((rc = labels(s, n->u.in.left, depth + 1))) return rc;
         if ((rc = labels(s, n->u.in.right, depth + 1))) return rc;
         bt_label_internal(bt_node_label(n), n->balance, bt_node_label(n->u.in.left),
@@ -792,6 +807,8 @@ static int pack(bt_sess *s, bt_node *x, bt_buf *out, bool *prev_leaf, int depth)
         *prev_leaf = true;
         return 0;
     }
+    prefetch_node(n->u.in.left);
+    prefetch_node(n->u.in.right);
     if ((rc = pack(s, n->u.in.left, out, prev_leaf, depth + 1))) return rc;
     if ((rc = pack(s, n->u.in.right, out, prev_leaf, depth + 1))) return rc;
     return bt_buf_put(out, (uint8_t)n->balance);

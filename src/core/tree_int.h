@@ -15,6 +15,9 @@ struct bt_tree {
     char msg[256];
 };
 
+/* Initialises the hash implementation (idempotent). */
+void bt_crypto_init(void);
+
 /* A unique session generation (process-wide counter). */
 uint64_t bt_gen_next(void);
 

@@ -16,6 +16,7 @@
  *  - after the first failure the verifier is dead (Ergo's semantics).
  */
 #include "core/avl.h"
+#include "core/tree_int.h"
 #include "util/alloc.h"
 #include <stdio.h>
 #include <string.h>
@@ -162,6 +163,7 @@ int bt_verifier_new(bt_verifier **out, const bt_params *params, const uint8_t *s
         (!proof && proof_len))
         return BT_EINVAL;
     if (opts && opts->version != BT_VERIFY_OPTS_VERSION) return BT_EINVAL;
+    bt_crypto_init();
     bt_verifier *v = bt_calloc(1, sizeof *v);
     if (!v) return BT_ENOMEM;
     bt_sess *s = &v->s;
