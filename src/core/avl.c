@@ -53,7 +53,12 @@ static int structural(bt_sess *s, const char *what)
     return fail(s, s->verifier ? BT_EPROOF : BT_ECORRUPT, "%s", what);
 }
 
-static bool mine(const bt_sess *s, const bt_node *n) { return n->gen == s->gen; }
+/* gen is read atomically: the store may set a sealed node's persisted id
+ * (node.h) while a reader's session looks at it. */
+static bool mine(const bt_sess *s, const bt_node *n)
+{
+    return __atomic_load_n(&n->gen, __ATOMIC_RELAXED) == s->gen;
+}
 
 /* Walks over many nodes are bound by memory latency: start loading both
  * children (header and label lines) before descending into the first. */
@@ -829,6 +834,18 @@ int bt_sess_proof(bt_sess *s, bt_buf *out)
     bt_node_unref(s->old_root);
     s->old_root = bt_node_ref(s->root);
     return 0;
+}
+
+void bt_sess_reset(bt_sess *s)
+{
+    bt_ptrset_clear(&s->visited);
+    s->dirs.len = 0;
+    s->dir_bits = 0;
+    s->last_right_step = 0;
+    if (s->old_root != s->root) {
+        bt_node_unref(s->old_root);
+        s->old_root = bt_node_ref(s->root);
+    }
 }
 
 void bt_sess_rollback(bt_sess *s)

@@ -94,6 +94,9 @@ int bt_sess_digest(bt_sess *s, uint8_t out[BT_DIGEST_LEN]);
 /* Prover: serialises the batch proof into out (appending), then clears marks
  * and bits and makes the working root the new old_root. */
 int bt_sess_proof(bt_sess *s, bt_buf *out);
+/* Prover: starts a new batch from the working root without writing a proof
+ * (clears marks and bits; old_root := root). */
+void bt_sess_reset(bt_sess *s);
 /* Prover: drops the working root and returns to old_root. */
 void bt_sess_rollback(bt_sess *s);
 

@@ -35,6 +35,13 @@
 #include <stdint.h>
 
 enum { BT_NK_LEAF = 1, BT_NK_INTERNAL = 2, BT_NK_LABEL = 3 };
+
+/* A node stored in a database has gen = BT_GEN_PERSISTED | its node id (set
+ * once, atomically, when it is written or loaded).  Session generations are
+ * small numbers, so such a node is never mutable (N2). */
+#define BT_GEN_PERSISTED (1ull << 63)
+
+
 enum { BT_NF_LABEL = 1, BT_NF_GRAVE = 2 };
 
 typedef struct bt_node bt_node;
@@ -59,6 +66,13 @@ struct bt_node {
     } u;
     uint8_t data[];
 };
+
+static inline uint64_t bt_node_id(const bt_node *n)
+{
+    if (n->kind == BT_NK_LABEL) return n->u.stub.ref;
+    uint64_t g = __atomic_load_n(&n->gen, __ATOMIC_RELAXED);
+    return (g & BT_GEN_PERSISTED) ? (g & ~BT_GEN_PERSISTED) : 0;
+}
 
 static inline uint8_t *bt_node_key(bt_node *n) { return n->data; }
 static inline const uint8_t *bt_node_ckey(const bt_node *n) { return n->data; }

@@ -230,28 +230,14 @@ int bt_tree_get(const uint8_t **out_value, size_t *out_len, bt_tree *t, const ui
     if (!key) return set_err(t, BT_EINVAL, "no key");
     int rc = bt_key_check(key, key_len, t->s.klen);
     if (rc) return rc;
-    bt_node *n;
     bool found = false;
-    if ((rc = bt_resolve(t->s.root, &t->s.src, false, t->s.klen, t->s.fixed, t->s.vlen, &n, t->msg,
-                         sizeof t->msg)))
-        return rc;
-    for (int depth = 0; n->kind == BT_NK_INTERNAL; depth++) {
-        if (depth > BT_VERIFY_DEPTH_MAX) return set_err(t, BT_ECORRUPT, "tree deeper than the limit");
-        bool left = found;
-        if (!found) {
-            int c = memcmp(key, bt_node_key(n), t->s.klen);
-            if (c == 0) found = true;
-            left = c < 0;
-        }
-        if ((rc = bt_resolve(left ? n->u.in.left : n->u.in.right, &t->s.src, false, t->s.klen,
-                             t->s.fixed, t->s.vlen, &n, t->msg, sizeof t->msg)))
-            return rc;
-    }
-    if (!found) return BT_ENOTFOUND;
     t->vals.len = 0;
-    if (bt_buf_append(&t->vals, bt_leaf_value(n), n->u.leaf.vlen)) return BT_ENOMEM;
+    rc = bt_root_get(&t->vals, &found, t->s.root, t->s.klen, t->s.fixed, t->s.vlen, &t->s.src, key,
+                     t->msg, sizeof t->msg);
+    if (rc) return rc;
+    if (!found) return BT_ENOTFOUND;
     *out_value = t->vals.data ? t->vals.data : (const uint8_t *)"";
-    *out_len = n->u.leaf.vlen;
+    *out_len = t->vals.len;
     return 0;
 }
 
@@ -304,4 +290,41 @@ int bt_tree_whatif(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_D
     }
     *out_proof = bt_buf_take(&b, out_len);
     return *out_proof ? 0 : set_err(t, BT_ENOMEM, "out of memory");
+}
+
+void bt_tree_mark_committed(bt_tree *t)
+{
+    bt_sess_reset(&t->s);
+    t->s.gen = bt_gen_next();
+    t->count_at_proof = t->count;
+    t->height_at_proof = t->s.height;
+}
+
+int bt_root_get(bt_buf *out, bool *found, bt_node *root, unsigned klen, bool fixed, uint32_t vlen,
+                const bt_node_source *src, const uint8_t *key, char *msg, size_t msgcap)
+{
+    bt_node *n;
+    bool hit = false;
+    int rc = bt_resolve(root, src, false, klen, fixed, vlen, &n, msg, msgcap);
+    if (rc) return rc;
+    for (int depth = 0; n->kind == BT_NK_INTERNAL; depth++) {
+        if (depth > BT_VERIFY_DEPTH_MAX) {
+            snprintf(msg, msgcap, "tree deeper than %d levels", BT_VERIFY_DEPTH_MAX);
+            return BT_ECORRUPT;
+        }
+        __builtin_prefetch(n->u.in.left);
+        __builtin_prefetch(n->u.in.right);
+        bool left = hit;
+        if (!hit) {
+            int c = memcmp(key, bt_node_key(n), klen);
+            if (c == 0) hit = true;
+            left = c < 0;
+        }
+        if ((rc = bt_resolve(left ? n->u.in.left : n->u.in.right, src, false, klen, fixed, vlen, &n,
+                             msg, msgcap)))
+            return rc;
+    }
+    *found = hit;
+    if (hit && bt_buf_append(out, bt_leaf_value(n), n->u.leaf.vlen)) return BT_ENOMEM;
+    return 0;
 }

@@ -28,4 +28,12 @@ bt_node *bt_empty_root(const bt_params *p);
  * with a node source for stubs (may be NULL). */
 int bt_tree_open_root(bt_tree **out, const bt_params *params, bt_node *root, int height,
                       uint64_t count, const bt_node_source *src);
+/* After a commit: the working version becomes the batch start (no proof is
+ * written) and is sealed. */
+void bt_tree_mark_committed(bt_tree *t);
+
+/* Unauthenticated lookup from any root, usable by concurrent readers: appends
+ * the value to out and sets *found.  Returns 0 or a load error. */
+int bt_root_get(bt_buf *out, bool *found, bt_node *root, unsigned klen, bool fixed, uint32_t vlen,
+                const bt_node_source *src, const uint8_t *key, char *msg, size_t msgcap);
 #endif

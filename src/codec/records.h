@@ -1,0 +1,132 @@
+/*
+ * records.h -- encoders and decoders of the database's own records
+ * (docs/FORMAT.md section 4).  Every value: version byte first, CRC-32 last.
+ * Decoders never trust their input: any length, version or CRC problem is
+ * BT_ECORRUPT.  If you change a layout, also change docs/FORMAT.md and
+ * tests/unit/test_records.c.
+ */
+#ifndef BT_CODEC_RECORDS_H
+#define BT_CODEC_RECORDS_H
+#include "basistrees.h"
+#include "util/buf.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+#define BT_REC_VERSION 1
+#define BT_FORMAT_VERSION 1
+#define BT_TREE_NAME_MAX 64
+
+/* CRC-32 (zlib) of a byte range. */
+uint32_t bt_crc32(const void *p, size_t n);
+
+/* Appends a CRC of b->data[start..len) to b. */
+int bt_rec_seal(bt_buf *b, size_t start);
+/* Checks the trailing CRC of a record; returns 0 or BT_ECORRUPT. */
+int bt_rec_check(const uint8_t *p, size_t n);
+
+typedef struct bt_rec_format {
+    uint16_t format;
+    uint64_t created_ms;
+} bt_rec_format;
+
+typedef struct bt_rec_commit_meta {
+    uint64_t commit_seq, op_seq, next_node_id;
+    uint32_t next_tree_id;
+} bt_rec_commit_meta;
+
+typedef struct bt_rec_tree {
+    uint32_t id;
+    bt_params params;
+    uint64_t created_seq;
+} bt_rec_tree;
+
+typedef struct bt_rec_head {
+    uint64_t commit_seq;
+    uint8_t digest[BT_DIGEST_LEN];
+    uint64_t count;
+} bt_rec_head;
+
+typedef struct bt_rec_root {
+    uint64_t node_id;
+    uint8_t label[32];
+    uint8_t height;
+    uint64_t count;
+    uint64_t flushed_op_seq;
+} bt_rec_root;
+
+/* A decoded operation record; pointers point into the record bytes. */
+typedef struct bt_rec_op {
+    bt_op_type type;
+    uint32_t tree_id;
+    uint64_t commit_seq;
+    uint64_t ts_ms;
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *value;
+    size_t value_len;
+    bool has_value;
+    bool has_prev;
+    const uint8_t *prev;
+    size_t prev_len;
+} bt_rec_op;
+
+typedef struct bt_rec_commit_tree {
+    uint32_t tree_id;
+    uint8_t digest[BT_DIGEST_LEN];
+} bt_rec_commit_tree;
+
+typedef struct bt_rec_commit {
+    uint64_t first_op_seq;
+    uint32_t op_count;
+    uint64_t ts_ms;
+    uint16_t ntrees;
+    const uint8_t *trees; /* ntrees * 37 bytes: id u32 || digest; use bt_rec_commit_tree_at */
+} bt_rec_commit;
+
+int bt_rec_format_encode(bt_buf *b, const bt_rec_format *r);
+int bt_rec_format_decode(bt_rec_format *r, const uint8_t *p, size_t n);
+int bt_rec_commit_meta_encode(bt_buf *b, const bt_rec_commit_meta *r);
+int bt_rec_commit_meta_decode(bt_rec_commit_meta *r, const uint8_t *p, size_t n);
+int bt_rec_tree_encode(bt_buf *b, const bt_rec_tree *r);
+int bt_rec_tree_decode(bt_rec_tree *r, const uint8_t *p, size_t n);
+int bt_rec_head_encode(bt_buf *b, const bt_rec_head *r);
+int bt_rec_head_decode(bt_rec_head *r, const uint8_t *p, size_t n);
+int bt_rec_root_encode(bt_buf *b, const bt_rec_root *r);
+int bt_rec_root_decode(bt_rec_root *r, const uint8_t *p, size_t n);
+
+/* klen is the tree's key length; value/prev may be NULL when absent. */
+int bt_rec_op_encode(bt_buf *b, bt_op_type type, uint32_t tree_id, uint64_t commit_seq,
+                     uint64_t ts_ms, const uint8_t *key, unsigned klen, const uint8_t *value,
+                     size_t value_len, bool has_prev, const uint8_t *prev, size_t prev_len);
+int bt_rec_op_decode(bt_rec_op *r, const uint8_t *p, size_t n, unsigned klen);
+/* Reads only the tree id of an op record (to find the key length). */
+int bt_rec_op_tree(uint32_t *tree_id, const uint8_t *p, size_t n);
+
+int bt_rec_commit_encode(bt_buf *b, uint64_t first_op_seq, uint32_t op_count, uint64_t ts_ms,
+                         const bt_rec_commit_tree *trees, uint16_t ntrees);
+int bt_rec_commit_decode(bt_rec_commit *r, const uint8_t *p, size_t n);
+void bt_rec_commit_tree_at(bt_rec_commit_tree *out, const bt_rec_commit *r, unsigned i);
+
+/* Node records.  Children: id and label of each. */
+int bt_rec_node_internal_encode(bt_buf *b, int8_t balance, const uint8_t *key, unsigned klen,
+                                uint64_t left_id, const uint8_t left_label[32], uint64_t right_id,
+                                const uint8_t right_label[32]);
+int bt_rec_node_leaf_encode(bt_buf *b, const uint8_t *key, const uint8_t *next, unsigned klen,
+                            const uint8_t *value, uint32_t vlen);
+
+typedef struct bt_rec_node {
+    int kind; /* 1 leaf, 2 internal */
+    int8_t balance;
+    const uint8_t *key, *next, *value;
+    uint32_t vlen;
+    uint64_t left_id, right_id;
+    const uint8_t *left_label, *right_label;
+} bt_rec_node;
+
+/* fixed_vlen: BT_VALUE_VARIABLE or the fixed length the value must have. */
+int bt_rec_node_decode(bt_rec_node *r, const uint8_t *p, size_t n, unsigned klen,
+                       uint32_t fixed_vlen);
+
+/* Keys. */
+size_t bt_key_u64(uint8_t out[9], char prefix, uint64_t v); /* prefix 0: no prefix */
+#endif

@@ -1,0 +1,48 @@
+/*
+ * cli.h -- what the parts of the basis-trees command share.
+ *
+ * The CLI uses only the public header <basistrees.h> (plus jansson for JSON
+ * and libsodium for hashing scenario inputs), like any other client of the
+ * library.  Each command is one function taking the arguments after its own
+ * name; every command answers --help.
+ *
+ * Exit codes: 0 success, 1 failure (a check failed, a proof was rejected, an
+ * input file could not be read), 2 usage error.
+ */
+#ifndef BT_TOOLS_CLI_H
+#define BT_TOOLS_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+#define CLI_NAME "basis-trees"
+
+/* Commands (argv[0] is the command's own name). */
+int cmd_vectors(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Prints "basis-trees: <message>\n" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints the usage error and a pointer to --help; returns CLI_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Parses a decimal unsigned integer (no sign, no junk, no overflow).
+ * Returns 0 or -1. */
+int cli_parse_u64(uint64_t *out, const char *s);
+
+/* Reads a whole file ("-" = stdin) into a NUL-terminated buffer owned by the
+ * caller (free()).  Returns 0, or -1 with errno set. */
+int cli_read_file(char **out, size_t *out_len, const char *path);
+
+/* Monotonic clock in seconds. */
+double cli_now(void);
+
+#endif

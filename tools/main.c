@@ -1,0 +1,188 @@
+/*
+ * main.c -- basis-trees: command dispatch and the helpers every command uses.
+ *
+ *   basis-trees vectors check FILE...   run reference vector files
+ *   basis-trees vectors big [...]       the large deterministic scenario
+ *   basis-trees verify [...]            verify a batch proof
+ *   basis-trees demo [...]              the Basis tracker-tree demo
+ *   basis-trees version
+ *
+ * The CLI is a client of the public API only (see cli.h).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <basistrees.h>
+
+#include "cli.h"
+
+static const char main_usage[] =
+    "usage: " CLI_NAME " COMMAND [OPTIONS]\n"
+    "\n"
+    "Authenticated AVL+ trees, byte-compatible with Ergo (libbasistrees " BT_VERSION_STRING ").\n"
+    "\n"
+    "Commands:\n"
+    "  vectors check FILE...  check the library against reference vector files\n"
+    "  vectors big [OPTIONS]  run the large deterministic scenario, print one JSON line\n"
+    "  verify [OPTIONS]       verify a batch proof against a starting digest\n"
+    "  demo [OPTIONS]         Basis tracker-tree demo: batches, proofs, what-if, R5 register\n"
+    "  version                print the library version\n"
+    "  help [COMMAND]         this text, or a command's own help\n"
+    "\n"
+    "Every command accepts --help.  Exit status: 0 ok, 1 failure, 2 usage error.\n";
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs(CLI_NAME ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, CLI_NAME " %s: ", command);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (try '" CLI_NAME " %s --help')\n", command);
+    return CLI_USAGE;
+}
+
+int cli_parse_u64(uint64_t *out, const char *s)
+{
+    uint64_t v = 0;
+    if (s == NULL || *s == '\0')
+        return -1;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_read_file(char **out, size_t *out_len, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    size_t len = 0, cap = 4096;
+    char *buf = NULL;
+    *out = NULL;
+    *out_len = 0;
+    if (f == NULL)
+        return -1;
+    errno = 0;
+    for (;;) {
+        char *grown = realloc(buf, cap + 1);
+        if (grown == NULL) {
+            errno = ENOMEM;
+            break;
+        }
+        buf = grown;
+        len += fread(buf + len, 1, cap - len, f);
+        if (len < cap) {
+            if (ferror(f)) {
+                if (errno == 0)
+                    errno = EIO;
+                break;
+            }
+            buf[len] = '\0';
+            if (f != stdin)
+                fclose(f);
+            *out = buf;
+            *out_len = len;
+            return 0;
+        }
+        cap *= 2;
+    }
+    free(buf);
+    if (f != stdin)
+        fclose(f);
+    return -1;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    if (argc > 1 && is_help(argv[1])) {
+        printf("usage: " CLI_NAME " version\n\nPrints the library version.\n");
+        return CLI_OK;
+    }
+    if (argc > 1)
+        return cli_usage_error("version", "unexpected argument '%s'", argv[1]);
+    printf("%s\n", bt_version());
+    return CLI_OK;
+}
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+    {"vectors", cmd_vectors},
+    {"verify", cmd_verify},
+    {"demo", cmd_demo},
+    {"version", cmd_version},
+};
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(main_usage, stderr);
+        return CLI_USAGE;
+    }
+    if (is_help(argv[1])) {
+        fputs(main_usage, stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "help") == 0) {
+        if (argc < 3) {
+            fputs(main_usage, stdout);
+            return CLI_OK;
+        }
+        const struct command *c = find_command(argv[2]);
+        if (c == NULL) {
+            cli_error("unknown command '%s' (try '" CLI_NAME " --help')", argv[2]);
+            return CLI_USAGE;
+        }
+        char *help_argv[] = {argv[2], "--help", NULL};
+        return c->run(2, help_argv);
+    }
+    const struct command *c = find_command(argv[1]);
+    if (c == NULL) {
+        cli_error("unknown command '%s' (try '" CLI_NAME " --help')", argv[1]);
+        return CLI_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}
