@@ -331,6 +331,198 @@ BT_API int bt_proof_verify(uint8_t out_digest[BT_DIGEST_LEN], size_t *out_failed
                            size_t start_digest_len, const uint8_t *proof, size_t proof_len,
                            const bt_op *ops, size_t n, const bt_verify_opts *opts);
 
+
+/* ------------------------------------------------------------------------ */
+/* Persistent database                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* A database is a directory holding any number of named trees (RocksDB
+ * column families nodes, operations, checkpoints, metadata, indexes; see
+ * docs/FORMAT.md).  One handle may write; any number of threads may read
+ * through it concurrently.  A second writer -- another handle, in this or
+ * another process -- is refused with BT_EBUSY.
+ *
+ * Durability: every commit is atomic (all trees, the operation log and the
+ * metadata, or nothing).  The operation log is the durable record; tree
+ * nodes are written in large batches ("node flushes") and replayed from the
+ * log on open, at most flush_ops operations' worth. */
+typedef struct bt_db bt_db;
+
+typedef enum bt_durability {
+    BT_DURABILITY_SYNC = 0,  /* fsync before bt_txn_commit returns            */
+    BT_DURABILITY_GROUP = 1, /* fsync at most every group_ms / group_ops;
+                                bt_db_wait_durable() waits for a commit        */
+    BT_DURABILITY_NONE = 2   /* never fsync (the OS decides)                    */
+} bt_durability;
+
+typedef enum bt_compression {
+    BT_COMPRESS_NONE = 0,
+    BT_COMPRESS_LZ4 = 1,
+    BT_COMPRESS_ZSTD = 2
+} bt_compression;
+
+#define BT_DB_OPTIONS_VERSION 1
+
+/* Options of bt_db_open.  Initialise with BT_DB_OPTIONS_INIT and change what
+ * you need; the defaults are documented in docs/OPERATIONS.md.  A value out
+ * of range makes bt_db_open fail with BT_EINVAL and a message naming it. */
+typedef struct bt_db_options {
+    unsigned version;            /* BT_DB_OPTIONS_VERSION                     */
+    int create_if_missing;       /* 1 (default): create an empty database     */
+    int read_only;               /* 0 (default); 1: open without writing      */
+    bt_durability durability;    /* default BT_DURABILITY_GROUP               */
+    unsigned group_ms;           /* group commit: max ms between syncs (10)   */
+    unsigned group_ops;          /* group commit: max ops between syncs (10000) */
+    uint64_t cache_bytes;        /* node cache budget (256 MiB)               */
+    uint64_t flush_ops;          /* node flush after this many ops (100000)   */
+    uint64_t flush_bytes;        /* ... or this many bytes of new nodes (64 MiB) */
+    uint64_t block_cache_bytes;  /* RocksDB block cache (32 MiB)              */
+    uint64_t write_buffer_bytes; /* RocksDB memtable size (64 MiB)            */
+    bt_compression compression[5]; /* per partition: nodes, operations,
+                                      checkpoints, metadata, indexes          */
+    int zstd_level;              /* 1..19 (3)                                 */
+    int bloom_bits;              /* bloom filter bits per key, 0 = off (10)   */
+    int info_log_level;          /* RocksDB LOG: 0 debug .. 4 fatal (3: error) */
+    const char *info_log_dir;    /* RocksDB LOG directory (NULL: in the db)   */
+    uint64_t min_free_bytes;     /* refuse commits when the disk has less (64 MiB) */
+} bt_db_options;
+
+#define BT_DB_OPTIONS_INIT                                                        \
+    {BT_DB_OPTIONS_VERSION, 1, 0, BT_DURABILITY_GROUP, 10, 10000,                 \
+     256ull << 20, 100000, 64ull << 20, 32ull << 20, 64ull << 20,                  \
+     {BT_COMPRESS_LZ4, BT_COMPRESS_LZ4, BT_COMPRESS_LZ4, BT_COMPRESS_NONE,         \
+      BT_COMPRESS_LZ4},                                                           \
+     3, 10, 3, NULL, 64ull << 20}
+
+/* Checks an options block.  Returns 0, or BT_EINVAL and writes a message
+ * naming the bad field into msg (capacity msgcap, may be NULL). */
+BT_API int bt_db_options_check(const bt_db_options *opts, char *msg, size_t msgcap);
+
+/* Opens (or creates) the database in directory path.  opts may be NULL for
+ * the defaults.  On open the library verifies the stored state: every tree's
+ * root label against its recorded digest, the operation log's last commit
+ * against the metadata and the durability marker; then replays the log
+ * written since the last node flush (bounded by flush_ops).
+ * Returns 0 and *out (owned by the caller, bt_db_close), or:
+ *   BT_EBUSY    another writer holds the database
+ *   BT_ECORRUPT the stored state failed a check (message says where)
+ *   BT_EIO / BT_ENOSPC / BT_ENOMEM / BT_EINVAL (bad options, not a database)
+ * On failure *out is NULL; if errmsg is non-NULL a message is copied into it
+ * (capacity errmsg_cap). */
+BT_API int bt_db_open(bt_db **out, const char *path, const bt_db_options *opts, char *errmsg,
+                      size_t errmsg_cap);
+
+/* Flushes tree nodes (so the next open replays nothing), syncs and closes.
+ * Returns 0 or the error of the final flush (the database is still
+ * consistent: the next open replays the log).  NULL is a no-op. */
+BT_API int bt_db_close(bt_db *db);
+
+/* One line about the last failure on this handle ("" if none).  Borrowed:
+ * valid until the next call on db from the same thread. */
+BT_API const char *bt_db_errmsg(const bt_db *db);
+
+/* Creates a tree.  Durable when it returns.  Errors: BT_EEXISTS, BT_EINVAL
+ * (bad name or parameters), BT_EBADSTATE (read-only or failed handle), I/O. */
+BT_API int bt_db_tree_create(bt_db *db, const char *name, const bt_params *params);
+
+/* Parameters of a tree.  BT_ENOTFOUND if there is no such tree. */
+BT_API int bt_db_tree_params(bt_params *out, bt_db *db, const char *name);
+
+/* Names of all trees, sorted.  *out_names is an array of *out_count strings,
+ * owned by the caller: free with bt_free(*out_names) (one allocation). */
+BT_API int bt_db_tree_list(char ***out_names, size_t *out_count, bt_db *db);
+
+/* A write transaction: operations on one or more trees, committed together.
+ * Only one transaction may be open per database at a time (BT_EBUSY). */
+typedef struct bt_txn bt_txn;
+
+BT_API int bt_txn_begin(bt_txn **out, bt_db *db);
+
+/* Applies operations to a tree inside the transaction, as bt_tree_apply_batch
+ * does (results' old pointers valid until the next call on txn).  Returns 0
+ * or a call-level error (BT_ENOTFOUND: no such tree).  After an I/O or
+ * corruption error the transaction can only be aborted. */
+BT_API int bt_txn_apply(bt_txn *txn, const char *tree, const bt_op *ops, size_t n,
+                        bt_result *results);
+
+/* The batch proof of this transaction's operations on tree (against the
+ * tree's last committed digest), and the digest they lead to.  *out_proof is
+ * owned by the caller (bt_free).  Call before bt_txn_commit. */
+BT_API int bt_txn_prove(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_DIGEST_LEN],
+                        bt_txn *txn, const char *tree);
+
+/* What a commit produced. */
+typedef struct bt_commit_info {
+    uint64_t commit_seq;   /* 1, 2, ... (0 if the transaction changed nothing) */
+    uint64_t last_op_seq;  /* sequence number of the last logged operation     */
+    uint64_t ops_logged;   /* operations logged by this commit                 */
+} bt_commit_info;
+
+/* Commits and frees the transaction.  On success every changed tree's new
+ * digest is the committed one (bt_db_digest) and the commit is durable as
+ * the durability mode says.  On failure nothing of the transaction is
+ * visible, the handle enters a failed state (BT_EBADSTATE for later writes)
+ * and must be closed and reopened. info may be NULL. */
+BT_API int bt_txn_commit(bt_txn *txn, bt_commit_info *info);
+
+/* Drops the transaction.  NULL is a no-op. */
+BT_API void bt_txn_abort(bt_txn *txn);
+
+/* Waits until commit commit_seq is durable (group mode; immediate in the
+ * others).  Returns 0 or the sync error. */
+BT_API int bt_db_wait_durable(bt_db *db, uint64_t commit_seq);
+
+/* ---- reads: safe from any number of threads, concurrently with a writer -- */
+
+/* The last committed digest of a tree. */
+BT_API int bt_db_digest(uint8_t out[BT_DIGEST_LEN], bt_db *db, const char *tree);
+
+/* Number of keys in a tree (last committed version). */
+BT_API int bt_db_count(uint64_t *out, bt_db *db, const char *tree);
+
+/* Looks a key up in the last committed version.  Returns 0 and a copy of the
+ * value (*out_value owned by the caller, bt_free), BT_ENOTFOUND, a key error,
+ * or BT_ECORRUPT/BT_EIO if a node cannot be loaded. */
+BT_API int bt_db_get(uint8_t **out_value, size_t *out_len, bt_db *db, const char *tree,
+                     const uint8_t *key, size_t key_len);
+
+/* Proof for ops[0..n) against the last committed version of tree, without
+ * changing it: lookups give membership / non-membership proofs; modifying
+ * operations give what-if proofs and the digest they would lead to.  results
+ * (may be NULL): old pointers valid until bt_free(*out_proof).  *out_proof is
+ * owned by the caller (bt_free). */
+BT_API int bt_db_prove(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_DIGEST_LEN],
+                       bt_result *results, bt_db *db, const char *tree, const bt_op *ops,
+                       size_t n);
+
+/* Full integrity walk of a tree's committed version (loads every node):
+ * as bt_tree_check.  Returns 0 or BT_ECORRUPT with a message. */
+BT_API int bt_db_check(bt_db *db, const char *tree);
+
+/* Writes every tree's new nodes to the nodes partition now. */
+BT_API int bt_db_flush(bt_db *db);
+
+/* Compacts every partition (reclaims space of deleted nodes). */
+BT_API int bt_db_compact(bt_db *db);
+
+/* Statistics. */
+typedef struct bt_db_stats {
+    uint64_t trees;
+    uint64_t commits;             /* last commit seq                         */
+    uint64_t ops;                 /* last op seq                             */
+    uint64_t nodes_written;       /* since open                              */
+    uint64_t nodes_deleted;       /* obsolete nodes reclaimed since open      */
+    uint64_t nodes_loaded;        /* loaded from the store since open        */
+    uint64_t flushes;             /* node flushes since open                 */
+    uint64_t syncs;               /* WAL syncs since open                    */
+    uint64_t replayed_ops;        /* operations replayed by the last open    */
+    double open_ms;               /* time bt_db_open took                    */
+    uint64_t partition_bytes[5];  /* approximate bytes per partition         */
+    uint64_t commit_ns_p50, commit_ns_p95, commit_ns_p99; /* since open      */
+} bt_db_stats;
+
+BT_API int bt_db_stats_get(bt_db_stats *out, bt_db *db);
+
 /* ------------------------------------------------------------------------ */
 /* Basis encodings                                                           */
 /* ------------------------------------------------------------------------ */

@@ -1,0 +1,112 @@
+/*
+ * db_int.h -- the inside of a bt_db: wires the core, the record codecs and
+ * the engine boundary together.  Owns no algorithm of its own.
+ *
+ * Invariants:
+ *  D1. Every committed change is in the operation log (partition
+ *      `operations`) in the same engine batch as its commit record, the
+ *      heads of the trees it changed and the `commit` metadata record (K1).
+ *  D2. For each tree, `root/<id>` names a version all of whose nodes are in
+ *      `nodes`; the log holds every operation after its flushed_op_seq.
+ *      So replaying the log from there reproduces the head (checked on open
+ *      against `head/<id>` and the commit records).
+ *  D3. Nodes written by a flush get ids above every id before them; a flush
+ *      deletes, in the same batch as the new root record, exactly the nodes
+ *      of the previous flushed version that the new one no longer reaches.
+ *  D4. Readers see only committed versions: dt->committed is swapped under
+ *      db->rlock after the commit batch is written.
+ *  D5. After a failed engine write the handle is failed (db->failed): writes
+ *      return BT_EBADSTATE; the on-disk state is some committed prefix.
+ */
+#ifndef BT_DB_INT_H
+#define BT_DB_INT_H
+#include "basistrees.h"
+#include "codec/records.h"
+#include "core/tree_int.h"
+#include "store/kv.h"
+#include "util/hist.h"
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct dbtree {
+    char name[BT_TREE_NAME_MAX + 1];
+    uint32_t id;
+    bt_params p;
+    bt_tree *t;            /* the writer's working handle */
+    bool touched;          /* changed by the open transaction */
+    uint64_t txn_ops;      /* logged ops of the open transaction */
+    /* committed version (readers; under db->rlock) */
+    bt_node *committed;
+    int committed_height;
+    uint64_t committed_count;
+    uint8_t committed_digest[BT_DIGEST_LEN];
+    uint64_t head_commit_seq;
+    /* flushed version (writer only) */
+    bt_node *flushed;
+    uint64_t flushed_op_seq;
+} dbtree;
+
+struct bt_db {
+    bt_kv *kv;
+    char *path;
+    bt_db_options o;
+    int lock_fd, marker_fd;
+    bt_node_source src;
+
+    pthread_mutex_t rlock; /* trees table and committed roots */
+    dbtree **trees;
+    size_t ntrees, captrees;
+
+    pthread_mutex_t wlock; /* one transaction at a time */
+    bool txn_open;
+    int failed;            /* sticky engine failure (D5) */
+    bt_rec_commit_meta meta;
+    uint64_t ops_since_flush;
+
+    /* group commit */
+    pthread_t syncer;
+    bool syncer_running, stop;
+    pthread_mutex_t smu;
+    pthread_cond_t scv, sdone;
+    uint64_t written_commit, synced_commit, wanted_commit;
+    uint64_t written_op, unsynced_ops;
+    int sync_err;
+
+    /* statistics */
+    _Atomic uint64_t nodes_loaded;
+    uint64_t nodes_written, nodes_deleted, flushes, syncs, replayed_ops;
+    double open_ms;
+    bt_hist commit_ns;
+};
+
+struct bt_txn {
+    bt_db *db;
+    bt_kv_batch *batch;
+    uint64_t nops;      /* ops logged so far */
+    uint64_t ts_ms;
+    int failed;
+    bt_buf rec;         /* scratch for encoding */
+};
+
+/* db.c */
+int bt_db__set_msg(int code, const char *fmt, ...);
+dbtree *bt_db__find(bt_db *db, const char *name);
+dbtree *bt_db__find_id(bt_db *db, uint32_t id);
+int bt_db__load_node(void *ctx, const bt_node *stub, unsigned klen, bool fixed, uint32_t vlen,
+                     bt_node **out, char *msg, size_t msgcap);
+uint64_t bt_db__now_ms(void);
+void bt_db__write_marker(bt_db *db, uint64_t commit_seq, uint64_t op_seq);
+void bt_db__publish(bt_db *db, dbtree *dt, uint64_t commit_seq);
+
+/* commit.c */
+int bt_db__flush(bt_db *db);
+int bt_db__syncer_start(bt_db *db);
+void bt_db__syncer_stop(bt_db *db);
+void bt_db__after_write(bt_db *db, uint64_t commit_seq, uint64_t last_op_seq, uint64_t nops);
+
+/* recover.c */
+int bt_db__recover(bt_db *db);
+
+#define BT_DB_MSG_CAP 256
+extern _Thread_local char bt_db__msg[BT_DB_MSG_CAP];
+#endif
