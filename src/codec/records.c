@@ -292,16 +292,14 @@ static bool op_has_value(bt_op_type t)
     return t == BT_OP_INSERT || t == BT_OP_UPDATE || t == BT_OP_INSERT_OR_UPDATE;
 }
 
-int bt_rec_op_encode(bt_buf *b, bt_op_type type, uint32_t tree_id, uint64_t commit_seq,
-                     uint64_t ts_ms, const uint8_t *key, unsigned klen, const uint8_t *value,
-                     size_t value_len, bool has_prev, const uint8_t *prev, size_t prev_len)
+/* Op entries have no version or CRC of their own: the block has both. */
+int bt_rec_op_append(bt_buf *b, bt_op_type type, uint32_t tree_id, const uint8_t *key,
+                     unsigned klen, const uint8_t *value, size_t value_len, bool has_prev,
+                     const uint8_t *prev, size_t prev_len)
 {
-    w x;
-    w_begin(&x, b);
+    w x = {b, b->len, 0};
     w_u8(&x, (uint8_t)type);
     w_u32(&x, tree_id);
-    w_u64(&x, commit_seq);
-    w_u64(&x, ts_ms);
     w_bytes(&x, key, klen);
     if (op_has_value(type)) {
         w_varint(&x, value_len);
@@ -312,52 +310,17 @@ int bt_rec_op_encode(bt_buf *b, bt_op_type type, uint32_t tree_id, uint64_t comm
         w_varint(&x, prev_len);
         w_bytes(&x, prev, prev_len);
     }
-    return w_end(&x);
+    if (x.rc) b->len = x.start;
+    return x.rc;
 }
 
-int bt_rec_op_tree(uint32_t *tree_id, const uint8_t *p, size_t n)
-{
-    if (n < 10) return BT_ECORRUPT;
-    *tree_id = bt_load_u32be(p + 2);
-    return 0;
-}
-
-int bt_rec_op_decode(bt_rec_op *v, const uint8_t *p, size_t n, unsigned klen)
-{
-    r x;
-    if (r_begin(&x, p, n)) return BT_ECORRUPT;
-    uint8_t t = r_u8(&x);
-    if (t > BT_OP_REMOVE_IF_EXISTS || t == BT_OP_LOOKUP) return BT_ECORRUPT;
-    v->type = (bt_op_type)t;
-    v->tree_id = r_u32(&x);
-    v->commit_seq = r_u64(&x);
-    v->ts_ms = r_u64(&x);
-    v->key = r_bytes(&x, klen);
-    v->key_len = klen;
-    v->has_value = op_has_value(v->type);
-    v->value = NULL;
-    v->value_len = 0;
-    if (v->has_value) {
-        v->value_len = (size_t)r_varint(&x, 5);
-        v->value = r_bytes(&x, v->value_len);
-    }
-    uint8_t hp = r_u8(&x);
-    if (hp > 1) return BT_ECORRUPT;
-    v->has_prev = hp;
-    v->prev = NULL;
-    v->prev_len = 0;
-    if (hp) {
-        v->prev_len = (size_t)r_varint(&x, 5);
-        v->prev = r_bytes(&x, v->prev_len);
-    }
-    return r_end(&x);
-}
-
-int bt_rec_commit_encode(bt_buf *b, uint64_t first_op_seq, uint32_t op_count, uint64_t ts_ms,
-                         const bt_rec_commit_tree *trees, uint16_t ntrees)
+int bt_rec_block_encode(bt_buf *b, uint64_t commit_seq, uint64_t first_op_seq, uint32_t op_count,
+                        uint64_t ts_ms, const bt_rec_commit_tree *trees, uint16_t ntrees,
+                        const uint8_t *ops, size_t ops_len)
 {
     w x;
     w_begin(&x, b);
+    w_u64(&x, commit_seq);
     w_u64(&x, first_op_seq);
     w_u32(&x, op_count);
     w_u64(&x, ts_ms);
@@ -366,26 +329,63 @@ int bt_rec_commit_encode(bt_buf *b, uint64_t first_op_seq, uint32_t op_count, ui
         w_u32(&x, trees[i].tree_id);
         w_bytes(&x, trees[i].digest, BT_DIGEST_LEN);
     }
+    w_bytes(&x, ops, ops_len);
     return w_end(&x);
 }
 
-int bt_rec_commit_decode(bt_rec_commit *v, const uint8_t *p, size_t n)
+int bt_rec_block_decode(bt_rec_block *v, const uint8_t *p, size_t n)
 {
     r x;
     if (r_begin(&x, p, n)) return BT_ECORRUPT;
+    v->commit_seq = r_u64(&x);
     v->first_op_seq = r_u64(&x);
     v->op_count = r_u32(&x);
     v->ts_ms = r_u64(&x);
     v->ntrees = r_u16(&x);
     v->trees = r_bytes(&x, (size_t)v->ntrees * (4 + BT_DIGEST_LEN));
-    return r_end(&x);
+    if (x.bad) return BT_ECORRUPT;
+    v->ops = x.p + x.i;
+    v->ops_end = x.p + x.n;
+    return 0;
 }
 
-void bt_rec_commit_tree_at(bt_rec_commit_tree *out, const bt_rec_commit *v, unsigned i)
+void bt_rec_block_tree_at(bt_rec_commit_tree *out, const bt_rec_block *v, unsigned i)
 {
     const uint8_t *q = v->trees + (size_t)i * (4 + BT_DIGEST_LEN);
     out->tree_id = bt_load_u32be(q);
     memcpy(out->digest, q + 4, BT_DIGEST_LEN);
+}
+
+int bt_rec_block_next(bt_rec_op *op, const uint8_t **cursor, const uint8_t *end,
+                      unsigned (*klen_of)(void *ctx, uint32_t tree_id), void *ctx)
+{
+    r x = {*cursor, (size_t)(end - *cursor), 0, 0};
+    uint8_t t = r_u8(&x);
+    if (x.bad || t > BT_OP_REMOVE_IF_EXISTS || t == BT_OP_LOOKUP) return BT_ECORRUPT;
+    op->type = (bt_op_type)t;
+    op->tree_id = r_u32(&x);
+    unsigned klen = x.bad ? 0 : klen_of(ctx, op->tree_id);
+    if (!klen) return BT_ECORRUPT;
+    op->key = r_bytes(&x, klen);
+    op->key_len = klen;
+    op->value = NULL;
+    op->value_len = 0;
+    if (op_has_value(op->type)) {
+        op->value_len = (size_t)r_varint(&x, 5);
+        op->value = r_bytes(&x, op->value_len);
+    }
+    uint8_t hp = r_u8(&x);
+    if (hp > 1) return BT_ECORRUPT;
+    op->has_prev = hp;
+    op->prev = NULL;
+    op->prev_len = 0;
+    if (hp) {
+        op->prev_len = (size_t)r_varint(&x, 5);
+        op->prev = r_bytes(&x, op->prev_len);
+    }
+    if (x.bad) return BT_ECORRUPT;
+    *cursor += x.i;
+    return 0;
 }
 
 int bt_rec_node_internal_encode(bt_buf *b, int8_t balance, const uint8_t *key, unsigned klen,

@@ -54,35 +54,6 @@ typedef struct bt_rec_root {
     uint64_t flushed_op_seq;
 } bt_rec_root;
 
-/* A decoded operation record; pointers point into the record bytes. */
-typedef struct bt_rec_op {
-    bt_op_type type;
-    uint32_t tree_id;
-    uint64_t commit_seq;
-    uint64_t ts_ms;
-    const uint8_t *key;
-    size_t key_len;
-    const uint8_t *value;
-    size_t value_len;
-    bool has_value;
-    bool has_prev;
-    const uint8_t *prev;
-    size_t prev_len;
-} bt_rec_op;
-
-typedef struct bt_rec_commit_tree {
-    uint32_t tree_id;
-    uint8_t digest[BT_DIGEST_LEN];
-} bt_rec_commit_tree;
-
-typedef struct bt_rec_commit {
-    uint64_t first_op_seq;
-    uint32_t op_count;
-    uint64_t ts_ms;
-    uint16_t ntrees;
-    const uint8_t *trees; /* ntrees * 37 bytes: id u32 || digest; use bt_rec_commit_tree_at */
-} bt_rec_commit;
-
 int bt_rec_format_encode(bt_buf *b, const bt_rec_format *r);
 int bt_rec_format_decode(bt_rec_format *r, const uint8_t *p, size_t n);
 int bt_rec_commit_meta_encode(bt_buf *b, const bt_rec_commit_meta *r);
@@ -94,18 +65,48 @@ int bt_rec_head_decode(bt_rec_head *r, const uint8_t *p, size_t n);
 int bt_rec_root_encode(bt_buf *b, const bt_rec_root *r);
 int bt_rec_root_decode(bt_rec_root *r, const uint8_t *p, size_t n);
 
-/* klen is the tree's key length; value/prev may be NULL when absent. */
-int bt_rec_op_encode(bt_buf *b, bt_op_type type, uint32_t tree_id, uint64_t commit_seq,
-                     uint64_t ts_ms, const uint8_t *key, unsigned klen, const uint8_t *value,
-                     size_t value_len, bool has_prev, const uint8_t *prev, size_t prev_len);
-int bt_rec_op_decode(bt_rec_op *r, const uint8_t *p, size_t n, unsigned klen);
-/* Reads only the tree id of an op record (to find the key length). */
-int bt_rec_op_tree(uint32_t *tree_id, const uint8_t *p, size_t n);
+/* A decoded operation; pointers point into the block bytes. */
+typedef struct bt_rec_op {
+    bt_op_type type;
+    uint32_t tree_id;
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *value;
+    size_t value_len;
+    bool has_prev;
+    const uint8_t *prev;
+    size_t prev_len;
+} bt_rec_op;
 
-int bt_rec_commit_encode(bt_buf *b, uint64_t first_op_seq, uint32_t op_count, uint64_t ts_ms,
-                         const bt_rec_commit_tree *trees, uint16_t ntrees);
-int bt_rec_commit_decode(bt_rec_commit *r, const uint8_t *p, size_t n);
-void bt_rec_commit_tree_at(bt_rec_commit_tree *out, const bt_rec_commit *r, unsigned i);
+typedef struct bt_rec_commit_tree {
+    uint32_t tree_id;
+    uint8_t digest[BT_DIGEST_LEN];
+} bt_rec_commit_tree;
+
+/* A commit block (docs/FORMAT.md 4.3): every operation of one commit. */
+typedef struct bt_rec_block {
+    uint64_t commit_seq, first_op_seq, ts_ms;
+    uint32_t op_count;
+    uint16_t ntrees;
+    const uint8_t *trees; /* ntrees x (tree id u32 || digest) */
+    const uint8_t *ops, *ops_end;
+} bt_rec_block;
+
+/* Appends one operation entry to an op buffer (the block body). */
+int bt_rec_op_append(bt_buf *b, bt_op_type type, uint32_t tree_id, const uint8_t *key,
+                     unsigned klen, const uint8_t *value, size_t value_len, bool has_prev,
+                     const uint8_t *prev, size_t prev_len);
+/* Encodes a whole block from its header, trees and the op entries. */
+int bt_rec_block_encode(bt_buf *b, uint64_t commit_seq, uint64_t first_op_seq, uint32_t op_count,
+                        uint64_t ts_ms, const bt_rec_commit_tree *trees, uint16_t ntrees,
+                        const uint8_t *ops, size_t ops_len);
+/* Checks and decodes a block's header; ops are read with bt_rec_block_next. */
+int bt_rec_block_decode(bt_rec_block *r, const uint8_t *p, size_t n);
+void bt_rec_block_tree_at(bt_rec_commit_tree *out, const bt_rec_block *r, unsigned i);
+/* Reads the next op at *cursor (advanced); klen_of gives a tree's key
+ * length (0: unknown tree).  Returns 0 or BT_ECORRUPT. */
+int bt_rec_block_next(bt_rec_op *op, const uint8_t **cursor, const uint8_t *end,
+                      unsigned (*klen_of)(void *ctx, uint32_t tree_id), void *ctx);
 
 /* Node records.  Children: id and label of each. */
 int bt_rec_node_internal_encode(bt_buf *b, int8_t balance, const uint8_t *key, unsigned klen,

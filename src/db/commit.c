@@ -67,6 +67,7 @@ static void txn_free(bt_txn *t)
     }
     pthread_mutex_unlock(&db->wlock);
     db->kv->v->batch_free(t->batch);
+    bt_buf_free(&t->ops);
     bt_buf_free(&t->rec);
     bt_mem_free(t);
 }
@@ -101,21 +102,15 @@ int bt_txn_apply(bt_txn *t, const char *tree, const bt_op *ops, size_t n, bt_res
         t->failed = rc;
         return bt_db__set_msg(rc, "tree %s: %s", tree, bt_tree_errmsg(dt->t));
     }
-    uint64_t commit_seq = db->meta.commit_seq + 1;
     for (size_t i = 0; i < n; i++) {
         if (!logged(&ops[i], &results[i])) continue;
-        uint8_t k[9];
-        uint64_t seq = db->meta.op_seq + t->nops + 1;
-        bt_key_u64(k, 'o', seq);
-        t->rec.len = 0;
-        rc = bt_rec_op_encode(&t->rec, ops[i].type, dt->id, commit_seq, t->ts_ms, ops[i].key,
-                              dt->p.key_len, ops[i].value, ops[i].value_len, results[i].found != 0,
-                              results[i].old, results[i].old_len);
+        rc = bt_rec_op_append(&t->ops, ops[i].type, dt->id, ops[i].key, dt->p.key_len, ops[i].value,
+                              ops[i].value_len, results[i].found != 0, results[i].old,
+                              results[i].old_len);
         if (rc) {
             t->failed = rc;
             return bt_db__set_msg(rc, "out of memory");
         }
-        db->kv->v->batch_put(t->batch, BT_CF_OPS, k, 9, t->rec.data, t->rec.len);
         t->nops++;
         dt->txn_ops++;
     }
@@ -191,9 +186,10 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
     m.op_seq = db->meta.op_seq + t->nops;
     if (!rc) {
         uint8_t k[9];
-        bt_key_u64(k, 'c', commit_seq);
+        bt_key_u64(k, 'b', db->meta.op_seq + 1);
         t->rec.len = 0;
-        rc = bt_rec_commit_encode(&t->rec, db->meta.op_seq + 1, (uint32_t)t->nops, t->ts_ms, ct, nct);
+        rc = bt_rec_block_encode(&t->rec, commit_seq, db->meta.op_seq + 1, (uint32_t)t->nops,
+                                 t->ts_ms, ct, nct, t->ops.data, t->ops.len);
         if (!rc) db->kv->v->batch_put(t->batch, BT_CF_OPS, k, 9, t->rec.data, t->rec.len);
         t->rec.len = 0;
         if (!rc) rc = bt_rec_commit_meta_encode(&t->rec, &m);
@@ -205,8 +201,8 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
         bt_txn_abort(t);
         return rc;
     }
-    rc = db->kv->v->write(db->kv, t->batch, db->o.durability == BT_DURABILITY_SYNC, bt_db__msg,
-                          sizeof bt_db__msg);
+    rc = db->kv->v->write(db->kv, t->batch, db->o.durability == BT_DURABILITY_SYNC ? BT_KV_SYNC : 0,
+                          bt_db__msg, sizeof bt_db__msg);
     if (rc) {
         db->failed = rc;
         bt_txn_abort(t);
@@ -245,7 +241,8 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
 
 typedef struct flushctx {
     bt_db *db;
-    bt_kv_batch *b;
+    bt_kv_batch *b;     /* new nodes: written without the engine log */
+    bt_kv_batch *meta;  /* root records, deletions: one logged batch */
     bt_buf rec;
     bt_ptrset frontier; /* ids of stored nodes the new versions still use */
     uint64_t written, deleted;
@@ -306,7 +303,7 @@ static int drop_old(flushctx *f, dbtree *dt, bt_node *x, int depth)
     if (depth > BT_VERIFY_DEPTH_MAX) return bt_db__set_msg(BT_ECORRUPT, "tree deeper than the limit");
     uint8_t k[8];
     bt_store_u64be(k, id);
-    f->db->kv->v->batch_del(f->b, BT_CF_NODES, k, 8);
+    f->db->kv->v->batch_del(f->meta, BT_CF_NODES, k, 8);
     f->deleted++;
     bt_node *n;
     int rc = bt_resolve(x, &f->db->src, false, dt->p.key_len, dt->p.value_len != BT_VALUE_VARIABLE,
@@ -334,7 +331,12 @@ int bt_db__flush(bt_db *db)
     memset(&f, 0, sizeof f);
     f.db = db;
     f.b = db->kv->v->batch_new(db->kv);
-    if (!f.b) return bt_db__set_msg(BT_ENOMEM, "out of memory");
+    f.meta = db->kv->v->batch_new(db->kv);
+    if (!f.b || !f.meta) {
+        if (f.b) db->kv->v->batch_free(f.b);
+        if (f.meta) db->kv->v->batch_free(f.meta);
+        return bt_db__set_msg(BT_ENOMEM, "out of memory");
+    }
     int rc = 0;
     uint64_t next0 = db->meta.next_node_id;
     for (size_t i = 0; !rc && i < db->ntrees; i++) {
@@ -350,16 +352,23 @@ int bt_db__flush(bt_db *db)
         bt_store_u32be(k + 5, dt->id);
         f.rec.len = 0;
         if ((rc = bt_rec_root_encode(&f.rec, &rr))) break;
-        db->kv->v->batch_put(f.b, BT_CF_META, k, 9, f.rec.data, f.rec.len);
+        db->kv->v->batch_put(f.meta, BT_CF_META, k, 9, f.rec.data, f.rec.len);
     }
     if (!rc) {
         f.rec.len = 0;
         rc = bt_rec_commit_meta_encode(&f.rec, &db->meta);
-        if (!rc) db->kv->v->batch_put(f.b, BT_CF_META, "commit", 6, f.rec.data, f.rec.len);
+        if (!rc) db->kv->v->batch_put(f.meta, BT_CF_META, "commit", 6, f.rec.data, f.rec.len);
     }
-    /* Not synced: if it is lost, the old root records and nodes are still in
-     * place and the log covers the difference. */
-    if (!rc) rc = db->kv->v->write(db->kv, f.b, false, bt_db__msg, sizeof bt_db__msg);
+    /* 1. the new nodes, without the engine's log (they are not referenced
+     *    yet, so losing them loses nothing);
+     * 2. memtables to files: now the nodes are durable;
+     * 3. the switch to the new roots and the deletion of the nodes only the
+     *    old roots reached, atomically.  Not synced: if it is lost, the old
+     *    roots and their nodes are still in place and the operation log
+     *    covers the difference (D2). */
+    if (!rc) rc = db->kv->v->write(db->kv, f.b, BT_KV_NO_WAL, bt_db__msg, sizeof bt_db__msg);
+    if (!rc) rc = db->kv->v->flush(db->kv, bt_db__msg, sizeof bt_db__msg);
+    if (!rc) rc = db->kv->v->write(db->kv, f.meta, 0, bt_db__msg, sizeof bt_db__msg);
     if (!rc) {
         for (size_t i = 0; i < db->ntrees; i++) {
             dbtree *dt = db->trees[i];
@@ -378,6 +387,7 @@ int bt_db__flush(bt_db *db)
         db->failed = rc; /* nodes were given ids that are not stored */
     }
     db->kv->v->batch_free(f.b);
+    db->kv->v->batch_free(f.meta);
     bt_buf_free(&f.rec);
     bt_ptrset_free(&f.frontier);
     return rc;

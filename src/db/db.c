@@ -302,7 +302,7 @@ static int init_store(bt_db *db)
     v.len = 0;
     if (!rc) rc = bt_rec_commit_meta_encode(&v, &db->meta);
     if (!rc) db->kv->v->batch_put(b, BT_CF_META, "commit", 6, v.data, v.len);
-    if (!rc) rc = db->kv->v->write(db->kv, b, true, bt_db__msg, sizeof bt_db__msg);
+    if (!rc) rc = db->kv->v->write(db->kv, b, BT_KV_SYNC, bt_db__msg, sizeof bt_db__msg);
     bt_buf_free(&v);
     db->kv->v->batch_free(b);
     return rc;
@@ -482,6 +482,9 @@ int bt_db_close(bt_db *db)
         rc = bt_db__flush(db);
         if (!rc && db->o.durability != BT_DURABILITY_NONE)
             rc = db->kv->v->sync_wal(db->kv, bt_db__msg, sizeof bt_db__msg);
+        /* Memtables to files, so that the next open has no engine log to
+         * replay either. */
+        if (!rc) rc = db->kv->v->flush(db->kv, bt_db__msg, sizeof bt_db__msg);
         if (!rc) bt_db__write_marker(db, db->meta.commit_seq, db->meta.op_seq);
         pthread_mutex_unlock(&db->wlock);
     }
@@ -547,7 +550,7 @@ int bt_db_tree_create(bt_db *db, const char *name, const bt_params *params)
         v.len = 0;
         if (!rc) rc = bt_rec_commit_meta_encode(&v, &m);
         if (!rc) db->kv->v->batch_put(b, BT_CF_META, "commit", 6, v.data, v.len);
-        if (!rc) rc = db->kv->v->write(db->kv, b, db->o.durability != BT_DURABILITY_NONE,
+        if (!rc) rc = db->kv->v->write(db->kv, b, db->o.durability != BT_DURABILITY_NONE ? BT_KV_SYNC : 0,
                                        bt_db__msg, sizeof bt_db__msg);
         if (!rc) {
             db->meta = m;

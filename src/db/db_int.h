@@ -85,6 +85,7 @@ struct bt_txn {
     uint64_t nops;      /* ops logged so far */
     uint64_t ts_ms;
     int failed;
+    bt_buf ops;         /* op entries of the commit block */
     bt_buf rec;         /* scratch for encoding */
 };
 

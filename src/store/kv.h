@@ -11,8 +11,9 @@
  * Contract (every implementation):
  *  K1. A batch is applied atomically: after a crash either all of its
  *      puts/deletes are visible or none.
- *  K2. write(sync=1) returns only after the batch is durable; sync_wal()
- *      makes every batch written before the call durable.
+ *  K2. write(BT_KV_SYNC) returns only after the batch is durable; sync_wal()
+ *      makes every batch written before the call durable (except BT_KV_NO_WAL
+ *      batches, which flush() makes durable).
  *  K3. Batches become visible in the order they were written.
  *  K4. Errors are returned as BT_E* codes with a one-line message in msg;
  *      no implementation aborts the process on an I/O error.
@@ -38,6 +39,13 @@ enum bt_cf {
 
 /* Names of the partitions as stored by the engine. */
 extern const char *const bt_cf_names[BT_CF_COUNT];
+
+/* write() flags.  BT_KV_NO_WAL skips the engine's write-ahead log: the
+ * batch is durable only after a later flush() (and lost, entirely, by a
+ * crash before it); used for node flushes, whose durability point is the
+ * flush of the memtables that follows. */
+#define BT_KV_SYNC 1
+#define BT_KV_NO_WAL 2
 
 typedef struct bt_kv bt_kv;
 typedef struct bt_kv_batch bt_kv_batch;
@@ -69,7 +77,7 @@ typedef struct bt_kv_vtbl {
     size_t (*batch_bytes)(const bt_kv_batch *b);
     void (*batch_clear)(bt_kv_batch *b);
     void (*batch_free)(bt_kv_batch *b);
-    int (*write)(bt_kv *kv, bt_kv_batch *b, bool sync, char *msg, size_t msgcap);
+    int (*write)(bt_kv *kv, bt_kv_batch *b, int flags, char *msg, size_t msgcap); /* BT_KV_* */
     int (*sync_wal)(bt_kv *kv, char *msg, size_t msgcap);
     int (*flush)(bt_kv *kv, char *msg, size_t msgcap); /* memtables to files */
     int (*compact)(bt_kv *kv, int cf, char *msg, size_t msgcap);

@@ -345,7 +345,7 @@ static int injected_failure(mem *m, const char *what, char *msg, size_t msgcap)
     return BT_EIO;
 }
 
-static int m_write(bt_kv *kv, bt_kv_batch *b, bool sync, char *msg, size_t msgcap)
+static int m_write(bt_kv *kv, bt_kv_batch *b, int flags, char *msg, size_t msgcap)
 {
     mem *m = (mem *)kv;
     part next[BT_CF_COUNT];
