@@ -293,8 +293,8 @@ typedef struct bt_verifier bt_verifier;
  *              start digest's label (a message says which)
  *   BT_ELIMIT  the proof has more nodes than max_ops/max_deletes allow
  *   BT_ENOMEM
- * On failure *out is set to NULL, except that errmsg may be retrieved from
- * a non-NULL *out_msg buffer if one is given (may be NULL). */
+ * On failure *out is set to NULL; use bt_proof_verify's return code or
+ * build with a verifier to learn more. */
 BT_API int bt_verifier_new(bt_verifier **out, const bt_params *params,
                            const uint8_t *start_digest, size_t start_digest_len,
                            const uint8_t *proof, size_t proof_len,
@@ -397,6 +397,21 @@ typedef struct bt_db_options {
 /* Checks an options block.  Returns 0, or BT_EINVAL and writes a message
  * naming the bad field into msg (capacity msgcap, may be NULL). */
 BT_API int bt_db_options_check(const bt_db_options *opts, char *msg, size_t msgcap);
+
+/* Reads options from the INI file at path on top of *opts (initialise it with
+ * BT_DB_OPTIONS_INIT first).  Sections [db] (every key) and [rocksdb] (the
+ * engine keys); keys, values and defaults are listed in docs/OPERATIONS.md.
+ * Sizes take K/M/G/T suffixes (powers of 1024).  The result is checked with
+ * bt_db_options_check.  If the file sets info_log_dir, opts->info_log_dir
+ * points to a new string owned by the caller (bt_free; the previous pointer
+ * is not freed).  Returns 0, or:
+ *   BT_ENOTFOUND  no such file
+ *   BT_EINVAL     unknown section or key, a key given twice, a bad value or
+ *                 a syntax error; msg says "FILE:LINE: key 'x': why"
+ *   BT_EIO / BT_ENOMEM
+ * On failure *opts is unchanged and msg (capacity msgcap, may be NULL) holds
+ * a one-line message. */
+BT_API int bt_db_options_load(bt_db_options *opts, const char *path, char *msg, size_t msgcap);
 
 /* Opens (or creates) the database in directory path.  opts may be NULL for
  * the defaults.  On open the library verifies the stored state: every tree's
@@ -519,6 +534,9 @@ typedef struct bt_db_stats {
     double open_ms;               /* time bt_db_open took                    */
     uint64_t partition_bytes[5];  /* approximate bytes per partition         */
     uint64_t commit_ns_p50, commit_ns_p95, commit_ns_p99; /* since open      */
+    uint64_t cache_bytes;         /* bytes of stored nodes held in memory    */
+    uint64_t cache_drops;         /* times the cache was emptied to stay in
+                                     budget (see docs/DESIGN.md)             */
 } bt_db_stats;
 
 BT_API int bt_db_stats_get(bt_db_stats *out, bt_db *db);

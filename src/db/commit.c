@@ -134,6 +134,8 @@ int bt_txn_prove(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_DIG
     return 0;
 }
 
+static int drop_cache(bt_db *db);
+
 /* The new nodes of all trees since the last flush, approximated by ops. */
 static bool flush_due(bt_db *db)
 {
@@ -227,9 +229,10 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
     uint64_t nops = t->nops;
     txn_free(t);
     bt_db__after_write(db, commit_seq, m.op_seq, nops);
-    if (flush_due(db)) {
+    bool over_budget = atomic_load(&db->cache_bytes) > db->o.cache_bytes;
+    if (flush_due(db) || over_budget) {
         pthread_mutex_lock(&db->wlock);
-        rc = bt_db__flush(db);
+        rc = over_budget ? drop_cache(db) : bt_db__flush(db);
         pthread_mutex_unlock(&db->wlock);
         /* The commit itself succeeded; a failed flush leaves the handle failed. */
         if (rc) db->failed = rc;
@@ -391,6 +394,43 @@ int bt_db__flush(bt_db *db)
     bt_buf_free(&f.rec);
     bt_ptrset_free(&f.frontier);
     return rc;
+}
+
+/* The node cache (D6): stored nodes loaded on demand stay attached to the
+ * stubs that loaded them.  When their bytes exceed the budget, every tree is
+ * re-rooted on a fresh stub of its (flushed) committed root, so the loaded
+ * nodes become unreachable from the current versions and are freed as soon
+ * as the last reader snapshot that still uses them is released.  Readers are
+ * never disturbed: they hold references to the roots they walk.
+ * Called with db->wlock held, no transaction open. */
+static int drop_cache(bt_db *db)
+{
+    int rc = bt_db__flush(db);
+    if (rc) return rc;
+    for (size_t i = 0; i < db->ntrees; i++) {
+        dbtree *dt = db->trees[i];
+        uint64_t id = bt_node_id(dt->committed);
+        if (!id) return bt_db__set_msg(BT_ECORRUPT, "tree %s: committed root is not stored", dt->name);
+        bt_node *stub = bt_node_new_label(bt_node_label(dt->committed), id);
+        bt_tree *t2 = NULL;
+        if (!stub || bt_tree_open_root(&t2, &dt->p, stub, dt->committed_height,
+                                       dt->committed_count, &db->src)) {
+            if (stub) bt_node_unref(stub);
+            return bt_db__set_msg(BT_ENOMEM, "out of memory");
+        }
+        bt_tree_free(dt->t);
+        dt->t = t2;
+        pthread_mutex_lock(&db->rlock);
+        bt_node *old = dt->committed;
+        dt->committed = bt_node_ref(stub);
+        pthread_mutex_unlock(&db->rlock);
+        bt_node_unref(old);
+        bt_node_unref(dt->flushed);
+        dt->flushed = stub; /* takes the creation reference */
+    }
+    atomic_store(&db->cache_bytes, 0);
+    db->cache_drops++;
+    return 0;
 }
 
 int bt_db_flush(bt_db *db)

@@ -171,6 +171,9 @@ int bt_db__load_node(void *ctx, const bt_node *stub, unsigned klen, bool fixed, 
         return BT_ENOMEM;
     }
     atomic_fetch_add_explicit(&db->nodes_loaded, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->cache_bytes,
+                              sizeof *n + 48u + 2u * klen + (r.kind == 1 ? r.vlen : 0),
+                              memory_order_relaxed);
     *out = n;
     return 0;
 }
@@ -769,6 +772,8 @@ int bt_db_stats_get(bt_db_stats *out, bt_db *db)
     out->syncs = db->syncs;
     pthread_mutex_unlock(&db->smu);
     out->nodes_loaded = atomic_load(&db->nodes_loaded);
+    out->cache_bytes = atomic_load(&db->cache_bytes);
+    out->cache_drops = db->cache_drops;
     for (int cf = 0; cf < BT_CF_COUNT; cf++) out->partition_bytes[cf] = db->kv->v->cf_bytes(db->kv, cf);
     return 0;
 }

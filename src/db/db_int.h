@@ -72,6 +72,10 @@ struct bt_db {
     uint64_t written_op, unsynced_ops;
     int sync_err;
 
+    /* node cache: bytes of nodes loaded from the store since the last drop */
+    _Atomic uint64_t cache_bytes;
+    uint64_t cache_drops;
+
     /* statistics */
     _Atomic uint64_t nodes_loaded;
     uint64_t nodes_written, nodes_deleted, flushes, syncs, replayed_ops;

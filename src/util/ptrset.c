@@ -62,6 +62,12 @@ int bt_ptrset_has(const bt_ptrset *s, const void *p)
 
 void bt_ptrset_clear(bt_ptrset *s)
 {
+    /* A set that grew for a big batch and now holds little would make every
+     * clear cost its whole capacity: give the memory back instead. */
+    if (s->cap > 4096 && s->count * 16 < s->cap) {
+        bt_ptrset_free(s);
+        return;
+    }
     if (s->count) memset((void *)s->slots, 0, s->cap * sizeof *s->slots);
     s->count = 0;
 }
