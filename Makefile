@@ -16,7 +16,7 @@ CMAKE_ARGS := $(if $(BT_VECTORS_DIR),-DBT_VECTORS_DIR=$(abspath $(BT_VECTORS_DIR
 # Targets are steps in order (deps before build before test); the parallelism
 # is inside cmake --build and ctest.
 .NOTPARALLEL:
-.PHONY: all deps build test run asan fuzz bench clean
+.PHONY: all deps build test run asan tsan fuzz bench clean
 
 all: build
 
@@ -50,6 +50,14 @@ test: deps build
 
 run: deps build
 	./build/basis-trees demo
+
+# ThreadSanitizer build; runs the multi-threaded tests (suppressions for the
+# uninstrumented RocksDB and compression libraries in tests/tsan.supp).
+tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBT_TSAN=ON $(CMAKE_ARGS)
+	cmake --build build-tsan -j$(JOBS) --target test_db_threads test_kv
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1" \
+	    ctest --test-dir build-tsan --output-on-failure -R 'unit/test_(db_threads|kv)$$'
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, all tests.
 asan: deps

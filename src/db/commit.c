@@ -292,6 +292,9 @@ static int write_new(flushctx *f, dbtree *dt, bt_node *x, int depth, uint64_t *o
     f->db->kv->v->batch_put(f->b, BT_CF_NODES, k, 8, f->rec.data, f->rec.len);
     __atomic_store_n(&x->gen, BT_GEN_PERSISTED | id, __ATOMIC_RELAXED);
     f->written++;
+    /* written nodes stay in memory as cached stored nodes */
+    atomic_fetch_add_explicit(&f->db->cache_bytes, sizeof *x + 48u + f->rec.len,
+                              memory_order_relaxed);
     *out_id = id;
     return 0;
 }
