@@ -279,8 +279,10 @@ typedef struct bt_verify_opts {
 /* A verifier replays a batch proof: it rebuilds the part of the tree the
  * proof reveals, checks it against the starting digest, then performs the
  * operations one by one.  Its memory is bounded by a constant times the proof
- * size, it never recurses deeper than BT_VERIFY_DEPTH_MAX, and it never reads
- * outside the proof. */
+ * size, it rebuilds the proof's tree without recursion, operations walk at
+ * most BT_VERIFY_DEPTH_MAX (plus a small constant) levels deep -- deeper
+ * paths are rejected with BT_EPROOF; honest trees are far shallower -- and it
+ * never reads outside the proof. */
 typedef struct bt_verifier bt_verifier;
 
 #define BT_VERIFY_DEPTH_MAX 256
