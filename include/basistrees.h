@@ -346,8 +346,9 @@ BT_API int bt_proof_verify(uint8_t out_digest[BT_DIGEST_LEN], size_t *out_failed
  *
  * Durability: every commit is atomic (all trees, the operation log and the
  * metadata, or nothing).  The operation log is the durable record; tree
- * nodes are written in large batches ("node flushes") and replayed from the
- * log on open, at most flush_ops operations' worth. */
+ * nodes are written in large batches ("node flushes", after the commit that
+ * crosses flush_ops operations) and the log since the last flush is replayed
+ * on open: at most flush_ops plus one commit's operations. */
 typedef struct bt_db bt_db;
 
 typedef enum bt_durability {
