@@ -34,7 +34,8 @@
 
 typedef struct big_state {
     const big_params *p;
-    bt_tree *tree;
+    bt_tree *tree;     /* in memory, or ...                  */
+    big_store *store;  /* ... through a database             */
     bt_op *ops;        /* the batch being filled             */
     uint8_t *keys;     /* BIG_HASH_LEN bytes per slot        */
     uint8_t *values;   /* BIG_HASH_LEN bytes per slot        */
@@ -75,11 +76,19 @@ static void derive(uint8_t out[BIG_HASH_LEN], const char *tag, uint64_t seed, ui
     crypto_generichash(out, BIG_HASH_LEN, msg, tag_len + 16, NULL, 0);
 }
 
+/* The current (committed) digest. */
+static int current_digest(uint8_t out[BT_DIGEST_LEN], big_state *s)
+{
+    if (s->store != NULL)
+        return bt_db_digest(out, s->store->db, s->store->tree);
+    return bt_tree_digest(out, s->tree);
+}
+
 /* The digest of the current state as a JSON string, or NULL. */
 static json_t *digest_json(big_state *s)
 {
     uint8_t digest[BT_DIGEST_LEN];
-    if (bt_tree_digest(digest, s->tree) != 0)
+    if (current_digest(digest, s) != 0)
         return NULL;
     char *hex = hex_encode(digest, sizeof digest);
     json_t *str = hex ? json_string(hex) : NULL;
@@ -95,24 +104,74 @@ static json_t *chain_json(const big_state *s)
     return str;
 }
 
+/* The batch through the store: one transaction, proved before commit.
+ * *proof is owned by the caller (bt_free). */
+static int store_batch(big_state *s, uint8_t **proof, size_t *proof_len)
+{
+    big_store *st = s->store;
+    unsigned long long b = (unsigned long long)s->batches + 1;
+    uint8_t digest[BT_DIGEST_LEN], committed[BT_DIGEST_LEN];
+    bt_txn *txn = NULL;
+    const char *what = "bt_txn_begin";
+    int rc = bt_txn_begin(&txn, st->db);
+    if (rc == 0 && (what = "bt_txn_apply",
+                    rc = bt_txn_apply(txn, st->tree, s->ops, s->fill, s->results)) == 0 &&
+        (what = "bt_txn_prove", rc = bt_txn_prove(proof, proof_len, digest, txn, st->tree)) == 0) {
+        what = "bt_txn_commit";
+        rc = bt_txn_commit(txn, NULL);
+        txn = NULL;
+    }
+    bt_txn_abort(txn);
+    if (rc == 0 && (what = "bt_db_digest", rc = bt_db_digest(committed, st->db, st->tree)) == 0 &&
+        memcmp(digest, committed, sizeof digest) != 0)
+        return big_fail(s, "batch %llu: bt_txn_prove digest differs from the committed one", b);
+    if (rc != 0) {
+        bt_free(*proof);
+        *proof = NULL;
+        return big_fail(s, "batch %llu: %s: %s (%s)", b, what, bt_strerror(rc),
+                        bt_db_errmsg(st->db));
+    }
+    if (st->reopen_every == 0 || (s->batches + 1) % st->reopen_every != 0)
+        return 0;
+    char msg[300] = "";
+    rc = bt_db_close(st->db);
+    st->db = NULL;
+    if (rc == 0)
+        rc = bt_db_open(&st->db, st->dir, st->opts, msg, sizeof msg);
+    if (rc == 0)
+        rc = bt_db_digest(digest, st->db, st->tree);
+    if (rc != 0)
+        return big_fail(s, "batch %llu: reopen: %s (%s)", b, bt_strerror(rc), msg);
+    if (memcmp(digest, committed, sizeof digest) != 0)
+        return big_fail(s, "batch %llu: digest after reopen differs", b);
+    return 0;
+}
+
 /* Applies the queued operations, proves them and extends the proof chain. */
 static int flush(big_state *s)
 {
+    uint8_t *proof = NULL;
+    size_t proof_len = 0;
+    int rc;
     if (s->fill == 0)
         return 0;
-    int rc = bt_tree_apply_batch(s->tree, s->ops, s->fill, s->results);
-    if (rc != 0)
-        return big_fail(s, "batch %llu: apply: %s (%s)", (unsigned long long)s->batches + 1,
-                        bt_strerror(rc), bt_tree_errmsg(s->tree));
+    if (s->store != NULL) {
+        if (store_batch(s, &proof, &proof_len) != 0) {
+            bt_free(proof);
+            return -1;
+        }
+    } else {
+        rc = bt_tree_apply_batch(s->tree, s->ops, s->fill, s->results);
+        if (rc != 0)
+            return big_fail(s, "batch %llu: apply: %s (%s)", (unsigned long long)s->batches + 1,
+                            bt_strerror(rc), bt_tree_errmsg(s->tree));
+        rc = bt_tree_prove(&proof, &proof_len, s->tree);
+        if (rc != 0)
+            return big_fail(s, "batch %llu: prove: %s (%s)", (unsigned long long)s->batches + 1,
+                            bt_strerror(rc), bt_tree_errmsg(s->tree));
+    }
     for (size_t i = 0; i < s->fill; i++)
         s->failed_ops += s->results[i].status != 0;
-
-    uint8_t *proof;
-    size_t proof_len;
-    rc = bt_tree_prove(&proof, &proof_len, s->tree);
-    if (rc != 0)
-        return big_fail(s, "batch %llu: prove: %s (%s)", (unsigned long long)s->batches + 1,
-                        bt_strerror(rc), bt_tree_errmsg(s->tree));
     uint8_t len_be[4];
     crypto_generichash_state h;
     put_be(len_be, (uint64_t)proof_len, 4);
@@ -218,6 +277,14 @@ static int run_phases(big_state *s)
     return end_phase(s, "lookup");
 }
 
+static json_int_t final_height(big_state *s)
+{
+    uint8_t digest[BT_DIGEST_LEN];
+    if (s->store == NULL)
+        return bt_tree_height(s->tree);
+    return current_digest(digest, s) == 0 ? digest[BT_DIGEST_LEN - 1] : -1;
+}
+
 /* Assembles the output object (members in the reference's order). */
 static json_t *result_json(big_state *s, const uint8_t initial[BT_DIGEST_LEN])
 {
@@ -231,7 +298,7 @@ static json_t *result_json(big_state *s, const uint8_t initial[BT_DIGEST_LEN])
               json_object_set(out, "checkpoints", s->checkpoints) |
               json_object_set_new(out, "failed_ops", json_integer((json_int_t)s->failed_ops)) |
               json_object_set_new(out, "final_digest", digest_json(s)) |
-              json_object_set_new(out, "final_height", json_integer(bt_tree_height(s->tree))) |
+              json_object_set_new(out, "final_height", json_integer(final_height(s))) |
               json_object_set_new(out, "initial_digest", json_string(init_hex)) |
               json_object_set_new(out, "key_length", json_integer(BIG_KEY_LEN)) |
               json_object_set_new(out, "mode", json_string(p->full ? "full" : "inserts")) |
@@ -254,7 +321,12 @@ static json_t *result_json(big_state *s, const uint8_t initial[BT_DIGEST_LEN])
 
 int big_run(json_t **out, const big_params *p, char *err, size_t errlen)
 {
-    big_state s = {.p = p, .err = err, .errlen = errlen};
+    return big_run_db(out, p, NULL, err, errlen);
+}
+
+int big_run_db(json_t **out, const big_params *p, big_store *store, char *err, size_t errlen)
+{
+    big_state s = {.p = p, .store = store, .err = err, .errlen = errlen};
     bt_params params = BT_PARAMS_INIT;
     uint8_t initial[BT_DIGEST_LEN];
     int rc = -1;
@@ -278,12 +350,14 @@ int big_run(json_t **out, const big_params *p, char *err, size_t errlen)
         big_fail(&s, "out of memory");
         goto done;
     }
-    int trc = bt_tree_new(&s.tree, &params);
+    int trc = store ? bt_db_tree_create(store->db, store->tree, &params)
+                    : bt_tree_new(&s.tree, &params);
     if (trc != 0) {
-        big_fail(&s, "bt_tree_new: %s", bt_strerror(trc));
+        big_fail(&s, "%s: %s (%s)", store ? "bt_db_tree_create" : "bt_tree_new",
+                 bt_strerror(trc), store ? bt_db_errmsg(store->db) : "");
         goto done;
     }
-    trc = bt_tree_digest(initial, s.tree);
+    trc = current_digest(initial, &s);
     if (trc != 0) {
         big_fail(&s, "bt_tree_digest: %s", bt_strerror(trc));
         goto done;

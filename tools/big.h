@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <basistrees.h>
+
 typedef struct big_params {
     uint64_t seed;
     uint64_t n;          /* keys inserted in the first phase          */
@@ -27,6 +29,21 @@ typedef struct big_params {
  * json_decref), with the same members as a big_reference.jsonl line; or -1
  * with a one-line reason in err. */
 int big_run(json_t **out, const big_params *p, char *err, size_t errlen);
+
+/* Where big_run_db keeps the tree: a database and a tree name that does not
+ * exist yet.  With reopen_every > 0 the database is closed and reopened
+ * (dir and opts) every that many batches, and db is updated. */
+typedef struct big_store {
+    bt_db *db;
+    const char *dir;
+    const bt_db_options *opts;
+    const char *tree;
+    uint64_t reopen_every;
+} big_store;
+
+/* As big_run, but through the store: one transaction per batch, the proof
+ * from bt_txn_prove, digests from bt_db_digest. */
+int big_run_db(json_t **out, const big_params *p, big_store *store, char *err, size_t errlen);
 
 /* Reads the parameters of a big_reference.jsonl line (seed, n, batch_size,
  * values, mode, checkpoint_every).  Returns 0 or -1 with a reason. */

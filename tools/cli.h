@@ -26,6 +26,17 @@
 int cmd_vectors(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+/* database commands (db_cmds.c) */
+int cmd_init(int argc, char **argv);
+int cmd_tree(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_prove(int argc, char **argv);
+int cmd_root(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_db_check(int argc, char **argv);
+int cmd_flush(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
 
 /* Prints "basis-trees: <message>\n" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

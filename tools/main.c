@@ -5,6 +5,8 @@
  *   basis-trees vectors big [...]       the large deterministic scenario
  *   basis-trees verify [...]            verify a batch proof
  *   basis-trees demo [...]              the Basis tracker-tree demo
+ *   basis-trees init|tree|apply|get|prove|root|stats|check|flush|compact
+ *                                       the persistent database (db_cmds.c)
  *   basis-trees version
  *
  * The CLI is a client of the public API only (see cli.h).
@@ -27,10 +29,22 @@ static const char main_usage[] =
     "\n"
     "Commands:\n"
     "  vectors check FILE...  check the library against reference vector files\n"
+    "                         (--db DIR: through a database)\n"
     "  vectors big [OPTIONS]  run the large deterministic scenario, print one JSON line\n"
     "  verify [OPTIONS]       verify a batch proof against a starting digest\n"
     "  demo [OPTIONS]         Basis tracker-tree demo: batches, proofs, what-if, R5 register\n"
     "  version                print the library version\n"
+    "\n"
+    "Database commands (a database is a directory of named trees; see\n"
+    "docs/OPERATIONS.md):\n"
+    "  init DIR [--tree NAME [--key-len N] [--values var|N]]...   create a database\n"
+    "  tree create DIR NAME [...] | tree list DIR                 manage trees\n"
+    "  apply DIR [--tree NAME] FILE|- [--batch N] [--proof-dir D] apply JSON-line ops\n"
+    "  get DIR [--tree NAME] KEYHEX                                look a key up\n"
+    "  prove DIR [--tree NAME] KEYHEX... | --whatif FILE           lookup / what-if proof\n"
+    "  root DIR [--tree NAME]                                      digests and registers\n"
+    "  stats DIR | check DIR | flush DIR | compact DIR             operations\n"
+    "These accept --json, --config FILE and overrides such as --durability.\n"
     "  help [COMMAND]         this text, or a command's own help\n"
     "\n"
     "Every command accepts --help.  Exit status: 0 ok, 1 failure, 2 usage error.\n";
@@ -146,6 +160,16 @@ static const struct command commands[] = {
     {"verify", cmd_verify},
     {"demo", cmd_demo},
     {"version", cmd_version},
+    {"init", cmd_init},
+    {"tree", cmd_tree},
+    {"apply", cmd_apply},
+    {"get", cmd_get},
+    {"prove", cmd_prove},
+    {"root", cmd_root},
+    {"stats", cmd_stats},
+    {"check", cmd_db_check},
+    {"flush", cmd_flush},
+    {"compact", cmd_compact},
 };
 
 static const struct command *find_command(const char *name)

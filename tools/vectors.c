@@ -16,12 +16,14 @@
  * then every result, the proof bytes, the digest, height and key count, the
  * tree's invariants on small trees (and on every tree at scenario_end), and
  * finally the reference proof through the verifier with the succeeded
- * operations.  Once a scenario's tree has
+ * operations.  With --db DIR the prover scenarios (and big lines) run through
+ * the persistent store instead (vectors_db.c, big.c).  Once a scenario's tree has
  * diverged from the reference, later failures of that scenario are counted
  * but not printed one by one.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 
 #include "big.h"
 #include "cli.h"
+#include "dbcli.h"
 #include "hex.h"
 #include "jsonio.h"
 #include "vectors.h"
@@ -149,10 +152,17 @@ void expect_verified(report *r, const char *what, const bt_params *params, const
 
 /* ---- prover_*.jsonl ----------------------------------------------------- */
 
+/* 1 inside a prover scenario (in memory or in the database). */
+static int in_scenario(const checker *c)
+{
+    return c->tree != NULL || c->db_in_scenario;
+}
+
 static void end_scenario(checker *c)
 {
     bt_tree_free(c->tree);
     c->tree = NULL;
+    c->db_in_scenario = 0;
     c->batches = 0;
     c->diverged_line = 0;
     c->hidden = 0;
@@ -162,13 +172,17 @@ static void check_scenario(checker *c, const json_t *line, report *r)
 {
     char err[200];
     const char *name = jsonio_str(line, "scenario");
-    if (c->tree != NULL)
+    if (in_scenario(c))
         report_add(r, 0, "scenario %s began before scenario_end of %s", name ? name : "?",
                    c->scenario);
     end_scenario(c);
     snprintf(c->scenario, sizeof c->scenario, "%s", name ? name : "?");
     if (jsonio_params(&c->params, line, err, sizeof err) != 0) {
         report_add(r, 0, "%s", err);
+        return;
+    }
+    if (c->db_dir != NULL) {
+        db_check_scenario(c, line, r);
         return;
     }
     int rc = bt_tree_new(&c->tree, &c->params);
@@ -266,7 +280,7 @@ static void check_batch(checker *c, const json_t *line, report *r)
     size_t proof_len = 0;
     const json_t *results = json_object_get(line, "results");
 
-    if (c->tree == NULL) {
+    if (!in_scenario(c)) {
         report_add(r, 0, "batch outside a scenario");
         return;
     }
@@ -280,7 +294,10 @@ static void check_batch(checker *c, const json_t *line, report *r)
     } else if (!json_is_array(results) || json_array_size(results) != ops.n) {
         report_add(r, 0, "\"results\" is not an array of one result per op");
     } else {
-        check_prover_batch(c, line, &ops, r);
+        if (c->db_dir != NULL)
+            db_check_prover_batch(c, line, &ops, r);
+        else
+            check_prover_batch(c, line, &ops, r);
         expect_verified(r, "verifier", &c->params, start, sizeof start, proof, proof_len, &ops,
                         results, 1, jsonio_str(line, "end_digest"));
     }
@@ -292,19 +309,23 @@ static void check_scenario_end(checker *c, const json_t *line, report *r)
 {
     long long keys, batches;
     char err[200];
-    if (c->tree == NULL) {
+    if (!in_scenario(c)) {
         report_add(r, 0, "scenario_end outside a scenario");
         return;
     }
-    expect_tree_digest(r, "final_digest", c->tree, jsonio_str(line, "final_digest"));
-    int rc = bt_tree_check(c->tree); /* once per scenario, whatever the size */
-    if (rc != 0)
-        report_add(r, 0, "bt_tree_check: %s (%s)", bt_strerror(rc), bt_tree_errmsg(c->tree));
-    if (jsonio_int_or_null(&keys, line, "num_keys", -1, err, sizeof err) != 0)
-        report_add(r, 0, "%s", err);
-    else if ((uint64_t)keys != bt_tree_count(c->tree))
-        report_add(r, 0, "num_keys %llu, want %lld", (unsigned long long)bt_tree_count(c->tree),
-                   keys);
+    if (c->db_dir != NULL) {
+        db_check_scenario_end(c, line, r);
+    } else {
+        expect_tree_digest(r, "final_digest", c->tree, jsonio_str(line, "final_digest"));
+        int rc = bt_tree_check(c->tree); /* once per scenario, whatever the size */
+        if (rc != 0)
+            report_add(r, 0, "bt_tree_check: %s (%s)", bt_strerror(rc), bt_tree_errmsg(c->tree));
+        if (jsonio_int_or_null(&keys, line, "num_keys", -1, err, sizeof err) != 0)
+            report_add(r, 0, "%s", err);
+        else if ((uint64_t)keys != bt_tree_count(c->tree))
+            report_add(r, 0, "num_keys %llu, want %lld",
+                       (unsigned long long)bt_tree_count(c->tree), keys);
+    }
     if (jsonio_int_or_null(&batches, line, "batches", -1, err, sizeof err) == 0 &&
         batches != (long long)c->batches)
         report_add(r, 0, "scenario had %lu batch lines, want %lld", c->batches, batches);
@@ -445,13 +466,24 @@ done:
 
 /* ---- big_reference.jsonl ------------------------------------------------ */
 
-static void check_big(const json_t *line, report *r)
+static void check_big(checker *c, const json_t *line, report *r)
 {
-    char err[200];
+    char err[300];
     big_params p;
     json_t *got = NULL;
-    if (big_params_from_json(&p, line, err, sizeof err) != 0 ||
-        big_run(&got, &p, err, sizeof err) != 0) {
+    int rc = big_params_from_json(&p, line, err, sizeof err);
+    if (rc == 0 && c->db_dir != NULL) {
+        char name[72];
+        snprintf(name, sizeof name, "v%04lu-big", ++c->db_trees);
+        big_store st = {c->db, c->db_dir, c->db_opts, name, c->reopen_every};
+        rc = c->db ? big_run_db(&got, &p, &st, err, sizeof err) : -1;
+        if (c->db == NULL)
+            snprintf(err, sizeof err, "the database is not open");
+        c->db = st.db; /* reopened, or NULL if that failed */
+    } else if (rc == 0) {
+        rc = big_run(&got, &p, err, sizeof err);
+    }
+    if (rc != 0) {
         report_add(r, 0, "%s", err);
         return;
     }
@@ -481,7 +513,7 @@ static void check_line(checker *c, const json_t *line, report *r)
         report_add(r, 0, "line is not a JSON object");
     else if (json_object_get(line, "final_digest") && json_object_get(line, "phases") &&
              (type == NULL || strcmp(type, "big") == 0))
-        check_big(line, r);
+        check_big(c, line, r);
     else if (type == NULL && jsonio_str(line, "kind") != NULL)
         check_basis(line, r);
     else if (type != NULL && strcmp(type, "scenario") == 0)
@@ -545,7 +577,7 @@ static void check_file(checker *c, const char *path)
         printf("%s:%lu: read error: %s\n", path, c->line, strerror(errno));
         c->failed++;
     }
-    if (c->tree != NULL) {
+    if (in_scenario(c)) {
         printf("%s:%lu: file ends inside scenario %s\n", path, c->line, c->scenario);
         c->failed++;
         end_scenario(c);
@@ -555,31 +587,91 @@ static void check_file(checker *c, const char *path)
 }
 
 static const char check_usage[] =
-    "usage: " CLI_NAME " vectors check FILE...\n"
+    "usage: " CLI_NAME " vectors check FILE... [--db DIR [--reopen-every K] [DATABASE OPTIONS]]\n"
     "\n"
     "Runs reference vector files: prover_*.jsonl (scenarios of batches: results,\n"
     "what-if and real proofs, digests, invariants, and the verifier on each proof),\n"
     "verifier.jsonl (accept/reject, digest and results), basis_upstream.jsonl (Basis\n"
     "data points) and big_reference.jsonl (reruns the large scenario).\n"
     "Prints one line per failing vector (FILE:LINE: what differed) and a final line\n"
-    "'N passed, N failed[, N skipped]'.  Exit status 0 only if nothing failed.\n";
+    "'N passed, N failed[, N skipped]'.  Exit status 0 only if nothing failed.\n"
+    "\n"
+    "--db DIR runs the prover scenarios and big lines through a database in DIR\n"
+    "(created if missing; each scenario gets a fresh tree): one transaction per\n"
+    "batch; the what-if proof (bt_db_prove), the results, the bt_txn_prove proof\n"
+    "and digest, the committed digest, key count and height are compared; the\n"
+    "database is closed and reopened every K batches (--reopen-every, default 1;\n"
+    "0 never) and every digest compared after the reopen.\n"
+    "\n" DBOPT_HELP;
+
+/* Opens the --db database for a vector run. */
+static int open_vectors_db(checker *c, db_cli *dc, bt_db_options *o, const char *command)
+{
+    int rc = dbopt_resolve(o, dc, 0, 1, command);
+    if (rc != CLI_OK)
+        return rc;
+    c->db_opts = o;
+    if (db_open_cli(&c->db, c->db_dir, o, command) != CLI_OK) {
+        dbopt_dispose(dc);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
 
 static int cmd_check(int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, 'd'}, {"reopen-every", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'}, DBOPT_LONGOPTS, {NULL, 0, NULL, 0}};
     checker c = {0};
-    if (argc < 2)
-        return cli_usage_error("vectors check", "needs at least one FILE");
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+    db_cli dc = {0};
+    bt_db_options o;
+    uint64_t reopen = 1;
+    int opt, taken;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        if ((taken = dbopt_take(&dc, opt, optarg, "vectors check")) != 0) {
+            if (taken < 0)
+                return CLI_USAGE;
+        } else if (opt == 'h') {
             fputs(check_usage, stdout);
             return CLI_OK;
+        } else if (opt == 'd') {
+            c.db_dir = optarg;
+        } else if (opt == 'r') {
+            if (cli_parse_u64(&reopen, optarg) != 0 || reopen > ULONG_MAX)
+                return cli_usage_error("vectors check", "bad number '%s'", optarg);
+        } else if (opt == ':') {
+            return cli_usage_error("vectors check", "option '%s' needs a value", argv[optind - 1]);
+        } else {
+            return cli_usage_error("vectors check", "unknown option '%s'", argv[optind - 1]);
         }
-    for (int i = 1; i < argc; i++) {
+    }
+    if (optind >= argc)
+        return cli_usage_error("vectors check", "needs at least one FILE");
+    if (c.db_dir == NULL && (dc.config != NULL || dc.nset > 0))
+        return cli_usage_error("vectors check", "database options need --db DIR");
+    c.reopen_every = (unsigned long)reopen;
+    if (c.db_dir != NULL) {
+        int rc = open_vectors_db(&c, &dc, &o, "vectors check");
+        if (rc != CLI_OK)
+            return rc;
+    }
+    int nfiles = argc - optind;
+    for (int i = optind; i < argc; i++) {
         unsigned long p = c.passed, f = c.failed, s = c.skipped;
         check_file(&c, argv[i]);
-        if (argc > 2)
+        if (nfiles > 1)
             printf("%s: %lu passed, %lu failed, %lu skipped\n", argv[i], c.passed - p,
                    c.failed - f, c.skipped - s);
+    }
+    if (c.db_dir != NULL) {
+        int rc = bt_db_close(c.db);
+        if (rc != 0) {
+            printf("%s: close: %s\n", c.db_dir, bt_strerror(rc));
+            c.failed++;
+        }
+        dbopt_dispose(&dc);
     }
     printf("%lu passed, %lu failed", c.passed, c.failed);
     if (c.skipped > 0)
@@ -591,10 +683,18 @@ static int cmd_check(int argc, char **argv)
 static const char big_usage[] =
     "usage: " CLI_NAME " vectors big [--seed S] [--n N] [--batch B] [--values var|fixed8]\n"
     "                               [--mode inserts|full] [--checkpoint K]\n"
+    "                               [--db DIR [--tree NAME] [--reopen-every R]\n"
+    "                                [DATABASE OPTIONS]]\n"
     "\n"
     "Runs the large deterministic scenario of the reference vectors and prints one\n"
     "compact JSON line with the same members as big_reference.jsonl.\n"
-    "Defaults: S=1, N=1000000, B=1000, var, inserts, K=100.\n";
+    "Defaults: S=1, N=1000000, B=1000, var, inserts, K=100.\n"
+    "\n"
+    "--db DIR runs it through a database in DIR (created if missing) in a new tree\n"
+    "(--tree, default 'big'): one commit per batch, proofs from bt_txn_prove,\n"
+    "digests from bt_db_digest; --reopen-every R closes and reopens the database\n"
+    "every R batches (default 0: never).  The output must be the same.\n"
+    "\n" DBOPT_HELP;
 
 static int cmd_big(int argc, char **argv)
 {
@@ -602,15 +702,27 @@ static int cmd_big(int argc, char **argv)
         {"seed", required_argument, NULL, 's'}, {"n", required_argument, NULL, 'n'},
         {"batch", required_argument, NULL, 'b'}, {"values", required_argument, NULL, 'v'},
         {"mode", required_argument, NULL, 'm'}, {"checkpoint", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"db", required_argument, NULL, 'd'}, {"tree", required_argument, NULL, 'T'},
+        {"reopen-every", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'}, DBOPT_LONGOPTS, {NULL, 0, NULL, 0}};
     big_params p = BIG_PARAMS_INIT;
-    int opt;
+    big_store st = {NULL, NULL, NULL, "big", 0};
+    db_cli dc = {0};
+    bt_db_options o;
+    int opt, taken;
     p.seed = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         uint64_t *num = opt == 's' ? &p.seed : opt == 'n' ? &p.n : opt == 'b' ? &p.batch
-                      : opt == 'k' ? &p.checkpoint : NULL;
-        if (opt == 'h') {
+                      : opt == 'k' ? &p.checkpoint : opt == 'r' ? &st.reopen_every : NULL;
+        if ((taken = dbopt_take(&dc, opt, optarg, "vectors big")) != 0) {
+            if (taken < 0)
+                return CLI_USAGE;
+        } else if (opt == 'd') {
+            st.dir = optarg;
+        } else if (opt == 'T') {
+            st.tree = optarg;
+        } else if (opt == 'h') {
             fputs(big_usage, stdout);
             return CLI_OK;
         } else if (num != NULL) {
@@ -634,10 +746,32 @@ static int cmd_big(int argc, char **argv)
     if (p.batch == 0 || p.batch > 10000000 || p.checkpoint == 0 || p.seed > INT64_MAX ||
         p.n > INT64_MAX / 2)
         return cli_usage_error("vectors big", "--batch must be 1..10000000, --checkpoint >= 1");
+    if (st.dir == NULL && (dc.config != NULL || dc.nset > 0 || st.reopen_every > 0))
+        return cli_usage_error("vectors big", "database options need --db DIR");
 
-    char err[200];
+    char err[300];
     json_t *out = NULL;
-    if (big_run(&out, &p, err, sizeof err) != 0) {
+    int rc;
+    if (st.dir != NULL) {
+        if ((rc = dbopt_resolve(&o, &dc, 0, 1, "vectors big")) != CLI_OK)
+            return rc;
+        st.opts = &o;
+        if (db_open_cli(&st.db, st.dir, &o, "vectors big") != CLI_OK) {
+            dbopt_dispose(&dc);
+            return CLI_FAIL;
+        }
+        rc = big_run_db(&out, &p, &st, err, sizeof err);
+        int crc = bt_db_close(st.db);
+        dbopt_dispose(&dc);
+        if (rc == 0 && crc != 0) {
+            snprintf(err, sizeof err, "closing the database: %s", bt_strerror(crc));
+            json_decref(out);
+            rc = -1;
+        }
+    } else {
+        rc = big_run(&out, &p, err, sizeof err);
+    }
+    if (rc != 0) {
         cli_error("vectors big: %s", err);
         return CLI_FAIL;
     }
@@ -653,8 +787,8 @@ static int cmd_big(int argc, char **argv)
 }
 
 static const char vectors_usage[] =
-    "usage: " CLI_NAME " vectors check FILE...\n"
-    "       " CLI_NAME " vectors big [OPTIONS]\n"
+    "usage: " CLI_NAME " vectors check FILE... [--db DIR ...]\n"
+    "       " CLI_NAME " vectors big [OPTIONS] [--db DIR ...]\n"
     "\n"
     "Reference vectors: 'check' runs vector files, 'big' runs the large\n"
     "deterministic scenario.  See '" CLI_NAME " vectors check --help' and\n"

@@ -33,7 +33,32 @@ typedef struct checker {
     unsigned long batches;       /* batch lines seen in the scenario      */
     unsigned long diverged_line; /* first line whose end digest differed   */
     unsigned long hidden;        /* failing lines not printed since then   */
+    /* --db: prover scenarios run through a database (vectors_db.c) */
+    bt_db *db;                   /* NULL: in-memory trees                  */
+    const char *db_dir;
+    const bt_db_options *db_opts;
+    unsigned long reopen_every;  /* close and reopen after this many batches (0: never) */
+    unsigned long db_trees;      /* trees created so far (names them)      */
+    char db_tree[72];            /* the current scenario's tree            */
+    int db_in_scenario;
 } checker;
+
+/* ---- --db mode (vectors_db.c) ---- */
+
+/* Starts a scenario: creates a fresh tree in c->db and checks its digest. */
+void db_check_scenario(checker *c, const json_t *line, report *r);
+
+/* Checks a batch through a transaction: start digest, what-if proof
+ * (bt_db_prove), results, bt_txn_prove bytes and digest, committed digest,
+ * key count, height; reopens the database every c->reopen_every batches. */
+void db_check_prover_batch(checker *c, const json_t *line, const op_list *ops, report *r);
+
+/* Final digest, bt_db_check and key count of the scenario. */
+void db_check_scenario_end(checker *c, const json_t *line, report *r);
+
+/* Closes and reopens c->db, comparing every digest before and after.
+ * Returns 0, or -1 (reported; c->db is NULL if the open failed). */
+int db_reopen(checker *c, report *r);
 
 /* Appends a reason ("; "-separated) and marks the line failed, or skipped
  * when skip is nonzero. */

@@ -87,6 +87,16 @@ static inline uint8_t *bt_node_label(bt_node *n)
     }
 }
 
+/* Bytes a node occupies in memory (without allocator overhead). */
+static inline size_t bt_node_mem(const bt_node *n)
+{
+    switch (n->kind) {
+    case BT_NK_LEAF: return sizeof *n + 2u * n->klen + n->u.leaf.vlen + 32u;
+    case BT_NK_INTERNAL: return sizeof *n + n->klen + 32u;
+    default: return sizeof *n + 32u;
+    }
+}
+
 /* Allocation; every new node has refs = 1 and no label.  NULL on ENOMEM. */
 bt_node *bt_node_new_leaf(unsigned klen, const uint8_t *key, const uint8_t *value, uint32_t vlen,
                           const uint8_t *next, uint64_t gen);

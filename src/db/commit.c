@@ -244,7 +244,7 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
 
 typedef struct flushctx {
     bt_db *db;
-    bt_kv_batch *b;     /* new nodes: written without the engine log */
+    bt_kv_bulk *b;      /* new nodes: a bulk load (sorted: ids increase) */
     bt_kv_batch *meta;  /* root records, deletions: one logged batch */
     bt_buf rec;
     bt_ptrset frontier; /* ids of stored nodes the new versions still use */
@@ -289,12 +289,12 @@ static int write_new(flushctx *f, dbtree *dt, bt_node *x, int depth, uint64_t *o
     id = f->db->meta.next_node_id++;
     uint8_t k[8];
     bt_store_u64be(k, id);
-    f->db->kv->v->batch_put(f->b, BT_CF_NODES, k, 8, f->rec.data, f->rec.len);
+    if ((rc = f->db->kv->v->bulk_put(f->b, k, 8, f->rec.data, f->rec.len)))
+        return bt_db__set_msg(rc, "writing node %llu failed", (unsigned long long)id);
     __atomic_store_n(&x->gen, BT_GEN_PERSISTED | id, __ATOMIC_RELAXED);
     f->written++;
     /* written nodes stay in memory as cached stored nodes */
-    atomic_fetch_add_explicit(&f->db->cache_bytes, sizeof *x + 48u + f->rec.len,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&f->db->cache_bytes, bt_node_mem(x), memory_order_relaxed);
     *out_id = id;
     return 0;
 }
@@ -315,6 +315,9 @@ static int drop_old(flushctx *f, dbtree *dt, bt_node *x, int depth)
     int rc = bt_resolve(x, &f->db->src, false, dt->p.key_len, dt->p.value_len != BT_VALUE_VARIABLE,
                         dt->p.value_len, &n, bt_db__msg, sizeof bt_db__msg);
     if (rc) return rc;
+    /* the obsolete node leaves the cached versions with the next flush */
+    uint64_t sz = bt_node_mem(n), cur = atomic_load(&f->db->cache_bytes);
+    atomic_store(&f->db->cache_bytes, cur > sz ? cur - sz : 0);
     if (n->kind != BT_NK_INTERNAL) return 0;
     if ((rc = drop_old(f, dt, n->u.in.left, depth + 1))) return rc;
     return drop_old(f, dt, n->u.in.right, depth + 1);
@@ -336,11 +339,11 @@ int bt_db__flush(bt_db *db)
     flushctx f;
     memset(&f, 0, sizeof f);
     f.db = db;
-    f.b = db->kv->v->batch_new(db->kv);
+    f.b = db->kv->v->bulk_new(db->kv, BT_CF_NODES, bt_db__msg, sizeof bt_db__msg);
+    if (!f.b) return BT_EIO;
     f.meta = db->kv->v->batch_new(db->kv);
-    if (!f.b || !f.meta) {
-        if (f.b) db->kv->v->batch_free(f.b);
-        if (f.meta) db->kv->v->batch_free(f.meta);
+    if (!f.meta) {
+        db->kv->v->bulk_abort(f.b);
         return bt_db__set_msg(BT_ENOMEM, "out of memory");
     }
     int rc = 0;
@@ -365,15 +368,16 @@ int bt_db__flush(bt_db *db)
         rc = bt_rec_commit_meta_encode(&f.rec, &db->meta);
         if (!rc) db->kv->v->batch_put(f.meta, BT_CF_META, "commit", 6, f.rec.data, f.rec.len);
     }
-    /* 1. the new nodes, without the engine's log (they are not referenced
-     *    yet, so losing them loses nothing);
-     * 2. memtables to files: now the nodes are durable;
-     * 3. the switch to the new roots and the deletion of the nodes only the
+    /* 1. the new nodes as one table file, ingested durably (they are not
+     *    referenced yet, so losing them loses nothing);
+     * 2. the switch to the new roots and the deletion of the nodes only the
      *    old roots reached, atomically.  Not synced: if it is lost, the old
      *    roots and their nodes are still in place and the operation log
      *    covers the difference (D2). */
-    if (!rc) rc = db->kv->v->write(db->kv, f.b, BT_KV_NO_WAL, bt_db__msg, sizeof bt_db__msg);
-    if (!rc) rc = db->kv->v->flush(db->kv, bt_db__msg, sizeof bt_db__msg);
+    bt_kv_bulk *bulk = f.b;
+    f.b = NULL;
+    if (!rc) rc = db->kv->v->bulk_ingest(db->kv, bulk, bt_db__msg, sizeof bt_db__msg);
+    else db->kv->v->bulk_abort(bulk);
     if (!rc) rc = db->kv->v->write(db->kv, f.meta, 0, bt_db__msg, sizeof bt_db__msg);
     if (!rc) {
         for (size_t i = 0; i < db->ntrees; i++) {
@@ -392,7 +396,6 @@ int bt_db__flush(bt_db *db)
         db->meta.next_node_id = next0;
         db->failed = rc; /* nodes were given ids that are not stored */
     }
-    db->kv->v->batch_free(f.b);
     db->kv->v->batch_free(f.meta);
     bt_buf_free(&f.rec);
     bt_ptrset_free(&f.frontier);

@@ -171,9 +171,8 @@ int bt_db__load_node(void *ctx, const bt_node *stub, unsigned klen, bool fixed, 
         return BT_ENOMEM;
     }
     atomic_fetch_add_explicit(&db->nodes_loaded, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&db->cache_bytes,
-                              sizeof *n + 48u + 2u * klen + (r.kind == 1 ? r.vlen : 0),
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->cache_bytes, bt_node_mem(n) + (r.kind == 2 ? 2 * (sizeof *n + 32u) : 0),
+                              memory_order_relaxed); /* with its two child stubs */
     *out = n;
     return 0;
 }

@@ -50,6 +50,7 @@ extern const char *const bt_cf_names[BT_CF_COUNT];
 typedef struct bt_kv bt_kv;
 typedef struct bt_kv_batch bt_kv_batch;
 typedef struct bt_kv_iter bt_kv_iter;
+typedef struct bt_kv_bulk bt_kv_bulk;
 
 /* Engine tuning, filled from the database options (see basistrees.h). */
 typedef struct bt_kv_config {
@@ -92,6 +93,15 @@ typedef struct bt_kv_vtbl {
     const uint8_t *(*iter_value)(bt_kv_iter *it, size_t *len);
     int (*iter_status)(bt_kv_iter *it, char *msg, size_t msgcap);
     void (*iter_free)(bt_kv_iter *it);
+    /* Bulk load: pairs put in strictly increasing key order go straight
+     * into a table file (no log, no memtable); bulk_ingest adds the file to
+     * the partition atomically and durably (K1, K2), replacing older values
+     * of the same keys; it frees the loader whatever the outcome.
+     * bulk_abort drops a loader without ingesting it. */
+    bt_kv_bulk *(*bulk_new)(bt_kv *kv, int cf, char *msg, size_t msgcap);
+    int (*bulk_put)(bt_kv_bulk *b, const void *k, size_t kl, const void *v, size_t vl);
+    int (*bulk_ingest)(bt_kv *kv, bt_kv_bulk *b, char *msg, size_t msgcap);
+    void (*bulk_abort)(bt_kv_bulk *b);
     /* Approximate bytes on disk (or in memory) of a partition. */
     uint64_t (*cf_bytes)(bt_kv *kv, int cf);
     /* Consistent copy of the whole store into an empty directory (RocksDB

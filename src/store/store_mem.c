@@ -518,6 +518,58 @@ static void m_close(bt_kv *kv)
     bt_mem_free(m);
 }
 
+/* Bulk loads: a batch in disguise (same atomicity; ordering is checked). */
+struct bt_kv_bulk {
+    bt_kv_batch *b;
+    int cf;
+    uint8_t last[64];
+    size_t lastlen;
+    bool any;
+    int err;
+};
+
+static bt_kv_bulk *m_bulk_new(bt_kv *kv, int cf, char *msg, size_t msgcap)
+{
+    bt_kv_bulk *u = bt_calloc(1, sizeof *u);
+    if (u) u->b = m_batch_new(kv);
+    if (!u || !u->b) {
+        bt_mem_free(u);
+        set_msg(msg, msgcap, "mem bulk: out of memory");
+        return NULL;
+    }
+    u->cf = cf;
+    return u;
+}
+
+static int m_bulk_put(bt_kv_bulk *u, const void *k, size_t kl, const void *v, size_t vl)
+{
+    if (u->err) return u->err;
+    size_t n = kl < u->lastlen ? kl : u->lastlen;
+    int c = n ? memcmp(k, u->last, n) : 0;
+    if (u->any && (c < 0 || (c == 0 && kl <= u->lastlen))) return u->err = BT_EINVAL;
+    u->any = true;
+    u->lastlen = kl < sizeof u->last ? kl : sizeof u->last;
+    memcpy(u->last, k, u->lastlen);
+    m_batch_put(u->b, u->cf, k, kl, v, vl);
+    return 0;
+}
+
+static void m_bulk_abort(bt_kv_bulk *u)
+{
+    if (!u) return;
+    m_batch_free(u->b);
+    bt_mem_free(u);
+}
+
+static int m_bulk_ingest(bt_kv *kv, bt_kv_bulk *u, char *msg, size_t msgcap)
+{
+    int rc = u->err;
+    if (rc) set_msg(msg, msgcap, "mem bulk: keys not in increasing order");
+    else rc = m_write(kv, u->b, BT_KV_SYNC, msg, msgcap);
+    m_bulk_abort(u);
+    return rc;
+}
+
 static const bt_kv_vtbl mem_vtbl = {
     .get = m_get,
     .batch_new = m_batch_new,
@@ -546,6 +598,10 @@ static const bt_kv_vtbl mem_vtbl = {
     .cf_bytes = m_cf_bytes,
     .checkpoint = m_checkpoint,
     .close = m_close,
+    .bulk_new = m_bulk_new,
+    .bulk_put = m_bulk_put,
+    .bulk_ingest = m_bulk_ingest,
+    .bulk_abort = m_bulk_abort,
 };
 
 int bt_kv_open_mem(bt_kv **out)

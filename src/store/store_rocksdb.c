@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #define RDB_CACHE_DEFAULT_BYTES (8u * 1024u * 1024u) /* RocksDB's own default */
@@ -64,7 +65,21 @@ typedef struct rdb {
     rocksdb_flushoptions_t *fopts;
     bool read_only;
     atomic_int failed; /* sticky: the code of the first write-path I/O error */
+    rocksdb_options_t *bulk_opts[BT_CF_COUNT]; /* table options for bulk loads */
+    rocksdb_envoptions_t *envopts;
+    char *path;
+    atomic_uint bulk_seq;
 } rdb;
+
+struct bt_kv_bulk {
+    rdb *kv;
+    int cf;
+    rocksdb_sstfilewriter_t *w;
+    size_t n;
+    int err;
+    char errmsg[160];
+    char file[4096];
+};
 
 struct bt_kv_batch {
     rdb *kv;
@@ -444,9 +459,87 @@ static void rdb_destroy(rdb *kv)
     if (kv->wopts_nowal) rocksdb_writeoptions_destroy(kv->wopts_nowal);
     if (kv->wopts_sync) rocksdb_writeoptions_destroy(kv->wopts_sync);
     if (kv->ropts) rocksdb_readoptions_destroy(kv->ropts);
+    for (int i = 0; i < BT_CF_COUNT; i++)
+        if (kv->bulk_opts[i]) rocksdb_options_destroy(kv->bulk_opts[i]);
+    if (kv->envopts) rocksdb_envoptions_destroy(kv->envopts);
     if (kv->cache) rocksdb_cache_destroy(kv->cache);
+    bt_mem_free(kv->path);
     bt_mem_free(kv->other);
     bt_mem_free(kv);
+}
+
+/* ---- bulk loads: SST files written directly and ingested ---------------- */
+
+static bt_kv_bulk *r_bulk_new(bt_kv *kv_, int cf, char *msg, size_t msgcap)
+{
+    rdb *kv = (rdb *)kv_;
+    if (cf < 0 || cf >= BT_CF_COUNT || kv->read_only || !kv->bulk_opts[cf]) {
+        set_msg(msg, msgcap, "bulk load: not possible on this store or partition");
+        return NULL;
+    }
+    bt_kv_bulk *b = bt_calloc(1, sizeof *b);
+    if (!b) {
+        set_msg(msg, msgcap, "bulk load: out of memory");
+        return NULL;
+    }
+    b->kv = kv;
+    b->cf = cf;
+    snprintf(b->file, sizeof b->file, "%s/bt-ingest-%ld-%u.sst", kv->path, (long)getpid(),
+             atomic_fetch_add(&kv->bulk_seq, 1));
+    b->w = rocksdb_sstfilewriter_create(kv->envopts, kv->bulk_opts[cf]);
+    char *err = NULL;
+    rocksdb_sstfilewriter_open(b->w, b->file, &err);
+    if (err) {
+        rdb_err(err, "bulk load open", msg, msgcap);
+        rocksdb_sstfilewriter_destroy(b->w);
+        unlink(b->file);
+        bt_mem_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+static int r_bulk_put(bt_kv_bulk *b, const void *k, size_t kl, const void *v, size_t vl)
+{
+    if (b->err) return b->err;
+    char *err = NULL;
+    rocksdb_sstfilewriter_put(b->w, k, kl, v, vl, &err);
+    if (err) return b->err = rdb_err(err, "bulk load put", b->errmsg, sizeof b->errmsg);
+    b->n++;
+    return 0;
+}
+
+static void r_bulk_abort(bt_kv_bulk *b)
+{
+    if (!b) return;
+    rocksdb_sstfilewriter_destroy(b->w);
+    unlink(b->file);
+    bt_mem_free(b);
+}
+
+static int r_bulk_ingest(bt_kv *kv_, bt_kv_bulk *b, char *msg, size_t msgcap)
+{
+    rdb *kv = (rdb *)kv_;
+    int rc = b->err;
+    if (rc) set_msg(msg, msgcap, "%s", b->errmsg);
+    if (!rc) rc = refuse(kv, "bulk load", msg, msgcap);
+    if (!rc && b->n) {
+        char *err = NULL;
+        rocksdb_sstfilewriter_finish(b->w, &err);
+        if (err) rc = note_failure(kv, rdb_err(err, "bulk load finish", msg, msgcap));
+        if (!rc) {
+            rocksdb_ingestexternalfileoptions_t *io = rocksdb_ingestexternalfileoptions_create();
+            rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
+            rocksdb_ingestexternalfileoptions_set_allow_global_seqno(io, 1);
+            rocksdb_ingestexternalfileoptions_set_allow_blocking_flush(io, 1);
+            const char *files[1] = {b->file};
+            rocksdb_ingest_external_file_cf(kv->db, kv->cf[b->cf], files, 1, io, &err);
+            rocksdb_ingestexternalfileoptions_destroy(io);
+            if (err) rc = note_failure(kv, rdb_err(err, "bulk load ingest", msg, msgcap));
+        }
+    }
+    r_bulk_abort(b); /* also removes our link to the (moved) file */
+    return rc;
 }
 
 static void r_close(bt_kv *kv_) { rdb_destroy((rdb *)kv_); }
@@ -479,6 +572,10 @@ static const bt_kv_vtbl rdb_vtbl = {
     .cf_bytes = r_cf_bytes,
     .checkpoint = r_checkpoint,
     .close = r_close,
+    .bulk_new = r_bulk_new,
+    .bulk_put = r_bulk_put,
+    .bulk_ingest = r_bulk_ingest,
+    .bulk_abort = r_bulk_abort,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -632,6 +729,7 @@ static int open_db(rdb *kv, const char *path, const bt_kv_config *cfg, char *msg
     for (size_t i = 0; i < n; i++)
         cfo[i] = i < BT_CF_COUNT ? cf_options(base, cfg, (int)i, kv->cache)
                                  : rocksdb_options_create_copy(base);
+    for (int i = 0; i < BT_CF_COUNT; i++) kv->bulk_opts[i] = cf_options(base, cfg, i, kv->cache);
     if (cfg->read_only)
         kv->db = rocksdb_open_for_read_only_column_families(
             base, path, (int)n, names, (const rocksdb_options_t *const *)cfo, h, 0, &err);
@@ -720,7 +818,10 @@ int bt_kv_open_rocksdb(bt_kv **out, const char *path, const bt_kv_config *cfg, c
     rocksdb_writeoptions_disable_WAL(kv->wopts_nowal, 1);
     kv->fopts = rocksdb_flushoptions_create();
     rocksdb_flushoptions_set_wait(kv->fopts, 1);
-    rc = open_db(kv, path, cfg, msg, msgcap);
+    kv->envopts = rocksdb_envoptions_create();
+    kv->path = bt_malloc(strlen(path) + 1);
+    if (kv->path) strcpy(kv->path, path);
+    rc = kv->path ? open_db(kv, path, cfg, msg, msgcap) : BT_ENOMEM;
     if (rc) {
         rdb_destroy(kv);
         return rc;

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEYS 2000
+#define KEYS 12000
 #define COMMITS 120
 
 static char dir[256];
