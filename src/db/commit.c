@@ -219,7 +219,6 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
         bt_tree_mark_committed(dt->t);
         if (dt->txn_ops) bt_db__publish(db, dt, commit_seq);
     }
-    bt_hist_add(&db->commit_ns, mono_ns() - t0);
     pthread_mutex_unlock(&db->wlock);
     if (info) {
         info->commit_seq = commit_seq;
@@ -237,7 +236,26 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
         /* The commit itself succeeded; a failed flush leaves the handle failed. */
         if (rc) db->failed = rc;
     }
+    /* the latency the caller saw, flush included */
+    pthread_mutex_lock(&db->wlock);
+    bt_hist_add(&db->commit_ns, mono_ns() - t0);
+    pthread_mutex_unlock(&db->wlock);
     return 0;
+}
+
+/* Readers load nodes too: when the cache is well over budget and no
+ * transaction is open, a reader performs the drop itself (never waiting for
+ * the writer). */
+void bt_db__reader_trim(bt_db *db)
+{
+    if (db->o.read_only || atomic_load(&db->cache_bytes) <= db->o.cache_bytes + db->o.cache_bytes / 4)
+        return;
+    if (pthread_mutex_trylock(&db->wlock) != 0) return;
+    if (!db->txn_open && !db->failed) {
+        int rc = drop_cache(db);
+        if (rc) db->failed = rc;
+    }
+    pthread_mutex_unlock(&db->wlock);
 }
 
 /* ---- node flush (D2, D3) ---------------------------------------------------------- */
@@ -404,37 +422,78 @@ int bt_db__flush(bt_db *db)
 
 /* The node cache (D6): stored nodes loaded on demand stay attached to the
  * stubs that loaded them.  When their bytes exceed the budget, every tree is
- * re-rooted on a fresh stub of its (flushed) committed root, so the loaded
- * nodes become unreachable from the current versions and are freed as soon
- * as the last reader snapshot that still uses them is released.  Readers are
- * never disturbed: they hold references to the roots they walk.
- * Called with db->wlock held, no transaction open. */
+ * re-rooted on a fresh copy of its top levels (the part every operation
+ * walks through) whose lower edge is fresh stubs: the old node objects
+ * become unreachable from the current versions and are freed as soon as the
+ * last reader snapshot that still uses them is released.  Readers are never
+ * disturbed: they hold references to the roots they walk, and no node a
+ * reader can see is changed.  Called with db->wlock held, no transaction
+ * open, after a flush (every node of the current versions is stored). */
+
+typedef struct topcopy {
+    int levels;          /* copy this many levels of internal nodes */
+    uint64_t bytes;      /* memory of the copy */
+} topcopy;
+
+static bt_node *copy_top(topcopy *c, bt_node *x, unsigned klen, int depth)
+{
+    bt_node *n = x;
+    if (n->kind == BT_NK_LABEL) {
+        bt_node *l = atomic_load_explicit(&n->u.stub.loaded, memory_order_acquire);
+        if (l) n = l;
+    }
+    uint64_t id = bt_node_id(x);
+    if (n->kind != BT_NK_INTERNAL || depth >= c->levels) {
+        c->bytes += sizeof *n + 32u;
+        return bt_node_new_label(bt_node_label(x), id);
+    }
+    bt_node *l = copy_top(c, n->u.in.left, klen, depth + 1);
+    bt_node *r = l ? copy_top(c, n->u.in.right, klen, depth + 1) : NULL;
+    bt_node *cp = (l && r) ? bt_node_new_internal(klen, bt_node_key(n), l, r, n->balance,
+                                                  BT_GEN_PERSISTED | id)
+                           : NULL;
+    if (l) bt_node_unref(l);
+    if (r) bt_node_unref(r);
+    if (!cp) return NULL;
+    memcpy(bt_node_label(cp), bt_node_label(n), 32);
+    cp->flags |= BT_NF_LABEL;
+    c->bytes += bt_node_mem(cp);
+    return cp;
+}
+
 static int drop_cache(bt_db *db)
 {
     int rc = bt_db__flush(db);
     if (rc) return rc;
+    /* keep about a quarter of the budget: the top levels of every tree */
+    uint64_t per_tree = db->o.cache_bytes / 4 / (db->ntrees ? db->ntrees : 1);
+    int levels = 0;
+    while (levels < 30 && ((uint64_t)2 << levels) * 160u < per_tree) levels++;
+    uint64_t kept = 0;
     for (size_t i = 0; i < db->ntrees; i++) {
         dbtree *dt = db->trees[i];
         uint64_t id = bt_node_id(dt->committed);
         if (!id) return bt_db__set_msg(BT_ECORRUPT, "tree %s: committed root is not stored", dt->name);
-        bt_node *stub = bt_node_new_label(bt_node_label(dt->committed), id);
+        topcopy c = {levels, 0};
+        bt_node *top = copy_top(&c, dt->committed, dt->p.key_len, 0);
         bt_tree *t2 = NULL;
-        if (!stub || bt_tree_open_root(&t2, &dt->p, stub, dt->committed_height,
-                                       dt->committed_count, &db->src)) {
-            if (stub) bt_node_unref(stub);
+        if (!top || bt_tree_open_root(&t2, &dt->p, top, dt->committed_height,
+                                      dt->committed_count, &db->src)) {
+            if (top) bt_node_unref(top);
             return bt_db__set_msg(BT_ENOMEM, "out of memory");
         }
+        kept += c.bytes;
         bt_tree_free(dt->t);
         dt->t = t2;
         pthread_mutex_lock(&db->rlock);
         bt_node *old = dt->committed;
-        dt->committed = bt_node_ref(stub);
+        dt->committed = bt_node_ref(top);
         pthread_mutex_unlock(&db->rlock);
         bt_node_unref(old);
         bt_node_unref(dt->flushed);
-        dt->flushed = stub; /* takes the creation reference */
+        dt->flushed = top; /* takes the creation reference */
     }
-    atomic_store(&db->cache_bytes, 0);
+    atomic_store(&db->cache_bytes, kept);
     db->cache_drops++;
     return 0;
 }

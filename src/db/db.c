@@ -669,6 +669,7 @@ int bt_db_get(uint8_t **out_value, size_t *out_len, bt_db *db, const char *tree,
         rc = bt_root_get(&v, &found, s.root, s.p.key_len, fixed, s.p.value_len, &db->src, key,
                          bt_db__msg, sizeof bt_db__msg);
     bt_node_unref(s.root);
+    bt_db__reader_trim(db);
     if (!rc && !found) rc = BT_ENOTFOUND;
     if (rc) {
         bt_buf_free(&v);
@@ -695,6 +696,7 @@ int bt_db_prove(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_DIGE
     uint8_t *proof = NULL;
     size_t plen = 0;
     rc = bt_tree_whatif(&proof, &plen, out_digest, results, t, ops, n);
+    bt_db__reader_trim(db);
     if (rc) {
         bt_db__set_msg(rc, "%s", bt_tree_errmsg(t));
         bt_tree_free(t);

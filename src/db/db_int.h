@@ -105,6 +105,7 @@ void bt_db__publish(bt_db *db, dbtree *dt, uint64_t commit_seq);
 
 /* commit.c */
 int bt_db__flush(bt_db *db);
+void bt_db__reader_trim(bt_db *db);
 int bt_db__syncer_start(bt_db *db);
 void bt_db__syncer_stop(bt_db *db);
 void bt_db__after_write(bt_db *db, uint64_t commit_seq, uint64_t last_op_seq, uint64_t nops);
