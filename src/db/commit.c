@@ -135,11 +135,15 @@ int bt_txn_prove(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_DIG
 }
 
 static int drop_cache(bt_db *db);
+static void request_flush(bt_db *db, bool wait);
 
 /* The new nodes of all trees since the last flush, approximated by ops. */
 static bool flush_due(bt_db *db)
 {
-    return db->ops_since_flush >= db->o.flush_ops;
+    pthread_mutex_lock(&db->wlock);
+    bool due = db->ops_since_flush >= db->o.flush_ops;
+    pthread_mutex_unlock(&db->wlock);
+    return due;
 }
 
 int bt_txn_commit(bt_txn *t, bt_commit_info *info)
@@ -184,6 +188,7 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
         nct++;
     }
     bt_rec_commit_meta m = db->meta;
+    m.next_node_id = atomic_load(&db->next_node_id);
     m.commit_seq = commit_seq;
     m.op_seq = db->meta.op_seq + t->nops;
     if (!rc) {
@@ -228,13 +233,18 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
     uint64_t nops = t->nops;
     txn_free(t);
     bt_db__after_write(db, commit_seq, m.op_seq, nops);
-    bool over_budget = atomic_load(&db->cache_bytes) > db->o.cache_bytes;
-    if (flush_due(db) || over_budget) {
-        pthread_mutex_lock(&db->wlock);
-        rc = over_budget ? drop_cache(db) : bt_db__flush(db);
-        pthread_mutex_unlock(&db->wlock);
+    bool over_budget = atomic_load(&db->cache_bytes) > (int64_t)db->o.cache_bytes;
+    if (over_budget) {
         /* The commit itself succeeded; a failed flush leaves the handle failed. */
+        rc = drop_cache(db);
         if (rc) db->failed = rc;
+    } else if (flush_due(db)) {
+        /* in the background; wait only if the log since the last finished
+         * flush would pass twice the bound (bounded replay, D6) */
+        pthread_mutex_lock(&db->wlock);
+        bool behind = db->ops_since_flush >= 2 * db->o.flush_ops;
+        pthread_mutex_unlock(&db->wlock);
+        request_flush(db, behind);
     }
     /* the latency the caller saw, flush included */
     pthread_mutex_lock(&db->wlock);
@@ -248,14 +258,13 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
  * the writer). */
 void bt_db__reader_trim(bt_db *db)
 {
-    if (db->o.read_only || atomic_load(&db->cache_bytes) <= db->o.cache_bytes + db->o.cache_bytes / 4)
+    if (db->o.read_only ||
+        atomic_load(&db->cache_bytes) <= (int64_t)(db->o.cache_bytes + db->o.cache_bytes / 4))
         return;
-    if (pthread_mutex_trylock(&db->wlock) != 0) return;
-    if (!db->txn_open && !db->failed) {
-        int rc = drop_cache(db);
-        if (rc) db->failed = rc;
-    }
-    pthread_mutex_unlock(&db->wlock);
+    if (pthread_mutex_trylock(&db->fmu) != 0) return; /* a flush or drop is running */
+    pthread_mutex_unlock(&db->fmu);
+    int rc = drop_cache(db);
+    if (rc) db->failed = rc;
 }
 
 /* ---- node flush (D2, D3) ---------------------------------------------------------- */
@@ -304,7 +313,7 @@ static int write_new(flushctx *f, dbtree *dt, bt_node *x, int depth, uint64_t *o
         return bt_db__set_msg(BT_ECORRUPT, "a stub without an id");
     }
     if (rc) return bt_db__set_msg(rc, "out of memory");
-    id = f->db->meta.next_node_id++;
+    id = atomic_fetch_add(&f->db->next_node_id, 1);
     uint8_t k[8];
     bt_store_u64be(k, id);
     if ((rc = f->db->kv->v->bulk_put(f->b, k, 8, f->rec.data, f->rec.len)))
@@ -312,7 +321,7 @@ static int write_new(flushctx *f, dbtree *dt, bt_node *x, int depth, uint64_t *o
     __atomic_store_n(&x->gen, BT_GEN_PERSISTED | id, __ATOMIC_RELAXED);
     f->written++;
     /* written nodes stay in memory as cached stored nodes */
-    atomic_fetch_add_explicit(&f->db->cache_bytes, bt_node_mem(x), memory_order_relaxed);
+    atomic_fetch_add_explicit(&f->db->cache_bytes, (int64_t)bt_node_mem(x), memory_order_relaxed);
     *out_id = id;
     return 0;
 }
@@ -334,90 +343,180 @@ static int drop_old(flushctx *f, dbtree *dt, bt_node *x, int depth)
                         dt->p.value_len, &n, bt_db__msg, sizeof bt_db__msg);
     if (rc) return rc;
     /* the obsolete node leaves the cached versions with the next flush */
-    uint64_t sz = bt_node_mem(n), cur = atomic_load(&f->db->cache_bytes);
-    atomic_store(&f->db->cache_bytes, cur > sz ? cur - sz : 0);
+    atomic_fetch_sub(&f->db->cache_bytes, (int64_t)bt_node_mem(n));
     if (n->kind != BT_NK_INTERNAL) return 0;
     if ((rc = drop_old(f, dt, n->u.in.left, depth + 1))) return rc;
     return drop_old(f, dt, n->u.in.right, depth + 1);
 }
 
-/* Called with db->wlock held. */
-int bt_db__flush(bt_db *db)
+/* Writes the committed versions of every tree, as they are when it starts
+ * (a snapshot taken under wlock), while commits go on.  Called with db->fmu
+ * held and db->wlock NOT held. */
+static int flush_locked(bt_db *db)
 {
-    if (db->failed) return db->failed;
-    bool any = false;
-    for (size_t i = 0; i < db->ntrees; i++)
-        if (db->trees[i]->flushed != db->trees[i]->committed &&
-            bt_node_id(db->trees[i]->committed) != bt_node_id(db->trees[i]->flushed))
-            any = true;
-    if (!any) {
-        db->ops_since_flush = 0;
-        return 0;
+    pthread_mutex_lock(&db->wlock);
+    int rc = db->failed;
+    size_t n = db->ntrees;
+    dbtree **dts = NULL;
+    bt_node **roots = NULL;
+    int *heights = NULL;
+    uint64_t *counts = NULL, op_seq = db->meta.op_seq;
+    if (!rc && n) {
+        dts = bt_calloc(n, sizeof *dts);
+        roots = bt_calloc(n, sizeof *roots);
+        heights = bt_calloc(n, sizeof *heights);
+        counts = bt_calloc(n, sizeof *counts);
+        if (!dts || !roots || !heights || !counts) rc = bt_db__set_msg(BT_ENOMEM, "out of memory");
     }
+    bool any = false;
+    for (size_t i = 0; !rc && i < n; i++) {
+        dts[i] = db->trees[i];
+        roots[i] = bt_node_ref(dts[i]->committed);
+        heights[i] = dts[i]->committed_height;
+        counts[i] = dts[i]->committed_count;
+        if (bt_node_id(roots[i]) == 0 || bt_node_id(roots[i]) != bt_node_id(dts[i]->flushed))
+            any = true;
+    }
+    if (!rc && !any) db->ops_since_flush = db->meta.op_seq - op_seq;
+    pthread_mutex_unlock(&db->wlock);
+
     flushctx f;
     memset(&f, 0, sizeof f);
     f.db = db;
-    f.b = db->kv->v->bulk_new(db->kv, BT_CF_NODES, bt_db__msg, sizeof bt_db__msg);
-    if (!f.b) return BT_EIO;
-    f.meta = db->kv->v->batch_new(db->kv);
-    if (!f.meta) {
-        db->kv->v->bulk_abort(f.b);
-        return bt_db__set_msg(BT_ENOMEM, "out of memory");
+    if (!rc && any) {
+        f.b = db->kv->v->bulk_new(db->kv, BT_CF_NODES, bt_db__msg, sizeof bt_db__msg);
+        f.meta = f.b ? db->kv->v->batch_new(db->kv) : NULL;
+        if (!f.b) rc = BT_EIO;
+        else if (!f.meta) rc = bt_db__set_msg(BT_ENOMEM, "out of memory");
     }
-    int rc = 0;
-    uint64_t next0 = db->meta.next_node_id;
-    for (size_t i = 0; !rc && i < db->ntrees; i++) {
-        dbtree *dt = db->trees[i];
+    for (size_t i = 0; !rc && any && i < n; i++) {
+        dbtree *dt = dts[i];
         uint64_t rid;
         bt_ptrset_clear(&f.frontier);
-        if ((rc = write_new(&f, dt, dt->committed, 0, &rid))) break;
+        if ((rc = write_new(&f, dt, roots[i], 0, &rid))) break;
         if (rid != bt_node_id(dt->flushed) && (rc = drop_old(&f, dt, dt->flushed, 0))) break;
-        bt_rec_root rr = {rid, {0}, (uint8_t)dt->committed_height, dt->committed_count,
-                          db->meta.op_seq};
-        memcpy(rr.label, bt_node_label(dt->committed), 32);
+        bt_rec_root rr = {rid, {0}, (uint8_t)heights[i], counts[i], op_seq};
+        memcpy(rr.label, bt_node_label(roots[i]), 32);
         uint8_t k[9] = {'r', 'o', 'o', 't', '/'};
         bt_store_u32be(k + 5, dt->id);
         f.rec.len = 0;
         if ((rc = bt_rec_root_encode(&f.rec, &rr))) break;
         db->kv->v->batch_put(f.meta, BT_CF_META, k, 9, f.rec.data, f.rec.len);
     }
-    if (!rc) {
-        f.rec.len = 0;
-        rc = bt_rec_commit_meta_encode(&f.rec, &db->meta);
-        if (!rc) db->kv->v->batch_put(f.meta, BT_CF_META, "commit", 6, f.rec.data, f.rec.len);
+    if (!rc && any) {
+        uint8_t v[8];
+        bt_store_u64be(v, atomic_load(&db->next_node_id));
+        db->kv->v->batch_put(f.meta, BT_CF_META, "nodeid", 6, v, 8);
     }
     /* 1. the new nodes as one table file, ingested durably (they are not
-     *    referenced yet, so losing them loses nothing);
+     *    referenced yet, so losing them loses nothing; their ids are handed
+     *    out again);
      * 2. the switch to the new roots and the deletion of the nodes only the
      *    old roots reached, atomically.  Not synced: if it is lost, the old
      *    roots and their nodes are still in place and the operation log
      *    covers the difference (D2). */
-    bt_kv_bulk *bulk = f.b;
-    f.b = NULL;
-    if (!rc) rc = db->kv->v->bulk_ingest(db->kv, bulk, bt_db__msg, sizeof bt_db__msg);
-    else db->kv->v->bulk_abort(bulk);
-    if (!rc) rc = db->kv->v->write(db->kv, f.meta, 0, bt_db__msg, sizeof bt_db__msg);
-    if (!rc) {
-        for (size_t i = 0; i < db->ntrees; i++) {
-            dbtree *dt = db->trees[i];
-            if (dt->flushed != dt->committed) {
-                bt_node_unref(dt->flushed);
-                dt->flushed = bt_node_ref(dt->committed);
-            }
-            dt->flushed_op_seq = db->meta.op_seq;
+    if (f.b) {
+        bt_kv_bulk *bulk = f.b;
+        f.b = NULL;
+        if (!rc) rc = db->kv->v->bulk_ingest(db->kv, bulk, bt_db__msg, sizeof bt_db__msg);
+        else db->kv->v->bulk_abort(bulk);
+    }
+    if (!rc && any) rc = db->kv->v->write(db->kv, f.meta, 0, bt_db__msg, sizeof bt_db__msg);
+    pthread_mutex_lock(&db->wlock);
+    if (!rc && any) {
+        for (size_t i = 0; i < n; i++) {
+            dbtree *dt = dts[i];
+            bt_node_unref(dt->flushed);
+            dt->flushed = roots[i];
+            roots[i] = NULL;
+            dt->flushed_op_seq = op_seq;
         }
         db->nodes_written += f.written;
         db->nodes_deleted += f.deleted;
         db->flushes++;
-        db->ops_since_flush = 0;
-    } else {
-        db->meta.next_node_id = next0;
-        db->failed = rc; /* nodes were given ids that are not stored */
+        db->ops_since_flush = db->meta.op_seq - op_seq;
+    } else if (rc) {
+        db->failed = rc; /* nodes may carry ids that are not stored */
     }
-    db->kv->v->batch_free(f.meta);
+    pthread_mutex_unlock(&db->wlock);
+    for (size_t i = 0; roots && i < n; i++)
+        if (roots[i]) bt_node_unref(roots[i]);
+    bt_mem_free(dts);
+    bt_mem_free(roots);
+    bt_mem_free(heights);
+    bt_mem_free(counts);
+    if (f.meta) db->kv->v->batch_free(f.meta);
     bt_buf_free(&f.rec);
     bt_ptrset_free(&f.frontier);
     return rc;
+}
+
+/* A synchronous flush (close, bt_db_flush, cache drops).  Called with
+ * neither fmu nor wlock held. */
+int bt_db__flush(bt_db *db)
+{
+    pthread_mutex_lock(&db->fmu);
+    int rc = flush_locked(db);
+    pthread_mutex_unlock(&db->fmu);
+    return rc;
+}
+
+static void *flusher_main(void *arg)
+{
+    bt_db *db = arg;
+    pthread_mutex_lock(&db->fqmu);
+    while (!db->fstop) {
+        if (!db->frequest) {
+            pthread_cond_wait(&db->fcv, &db->fqmu);
+            continue;
+        }
+        db->frequest = false;
+        pthread_mutex_unlock(&db->fqmu);
+        bt_db__flush(db);
+        pthread_mutex_lock(&db->fqmu);
+        db->fdone_count++;
+        pthread_cond_broadcast(&db->fdone);
+    }
+    pthread_mutex_unlock(&db->fqmu);
+    return NULL;
+}
+
+int bt_db__flusher_start(bt_db *db)
+{
+    if (pthread_create(&db->flusher, NULL, flusher_main, db) != 0)
+        return bt_db__set_msg(BT_ENOMEM, "cannot start the node flush thread");
+    db->flusher_running = true;
+    return 0;
+}
+
+void bt_db__flusher_stop(bt_db *db)
+{
+    if (!db->flusher_running) return;
+    pthread_mutex_lock(&db->fqmu);
+    db->fstop = true;
+    pthread_cond_broadcast(&db->fcv);
+    pthread_mutex_unlock(&db->fqmu);
+    pthread_join(db->flusher, NULL);
+    db->flusher_running = false;
+}
+
+/* Asks the flusher for a flush; if wait, returns after one has completed. */
+static void request_flush(bt_db *db, bool wait)
+{
+    if (!db->flusher_running) {
+        int rc = bt_db__flush(db);
+        if (rc) db->failed = rc;
+        return;
+    }
+    pthread_mutex_lock(&db->fqmu);
+    uint64_t c = db->fdone_count;
+    db->frequest = true;
+    pthread_cond_signal(&db->fcv);
+    while (wait && db->fdone_count < c + 2 && !db->fstop) {
+        pthread_cond_wait(&db->fdone, &db->fqmu);
+        if (db->fdone_count >= c + 1 && !db->frequest) break; /* ours ran */
+    }
+    pthread_mutex_unlock(&db->fqmu);
 }
 
 /* The node cache (D6): stored nodes loaded on demand stay attached to the
@@ -461,10 +560,9 @@ static bt_node *copy_top(topcopy *c, bt_node *x, unsigned klen, int depth)
     return cp;
 }
 
-static int drop_cache(bt_db *db)
+/* Called with fmu and wlock held. */
+static int reroot_all(bt_db *db)
 {
-    int rc = bt_db__flush(db);
-    if (rc) return rc;
     /* keep about a quarter of the budget: the top levels of every tree */
     uint64_t per_tree = db->o.cache_bytes / 4 / (db->ntrees ? db->ntrees : 1);
     int levels = 0;
@@ -493,18 +591,33 @@ static int drop_cache(bt_db *db)
         bt_node_unref(dt->flushed);
         dt->flushed = top; /* takes the creation reference */
     }
-    atomic_store(&db->cache_bytes, kept);
+    atomic_store(&db->cache_bytes, (int64_t)kept);
     db->cache_drops++;
     return 0;
+}
+
+static int drop_cache(bt_db *db)
+{
+    pthread_mutex_lock(&db->fmu);
+    int rc = flush_locked(db);
+    if (rc) {
+        pthread_mutex_unlock(&db->fmu);
+        return rc;
+    }
+    pthread_mutex_lock(&db->wlock);
+    bool ok = !db->txn_open && !db->failed;
+    for (size_t i = 0; ok && i < db->ntrees; i++)
+        if (db->trees[i]->committed != db->trees[i]->flushed) ok = false; /* a commit slipped in */
+    if (ok) rc = reroot_all(db);
+    pthread_mutex_unlock(&db->wlock);
+    pthread_mutex_unlock(&db->fmu);
+    return rc;
 }
 
 int bt_db_flush(bt_db *db)
 {
     if (db->o.read_only) return bt_db__set_msg(BT_EBADSTATE, "database is open read-only");
-    pthread_mutex_lock(&db->wlock);
-    int rc = db->txn_open ? bt_db__set_msg(BT_EBUSY, "a transaction is open") : bt_db__flush(db);
-    pthread_mutex_unlock(&db->wlock);
-    return rc;
+    return bt_db__flush(db);
 }
 
 /* ---- durability ---------------------------------------------------------------------- */

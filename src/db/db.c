@@ -171,7 +171,8 @@ int bt_db__load_node(void *ctx, const bt_node *stub, unsigned klen, bool fixed, 
         return BT_ENOMEM;
     }
     atomic_fetch_add_explicit(&db->nodes_loaded, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&db->cache_bytes, bt_node_mem(n) + (r.kind == 2 ? 2 * (sizeof *n + 32u) : 0),
+    atomic_fetch_add_explicit(&db->cache_bytes,
+                              (int64_t)(bt_node_mem(n) + (r.kind == 2 ? 2 * (sizeof *n + 32u) : 0)),
                               memory_order_relaxed); /* with its two child stubs */
     *out = n;
     return 0;
@@ -299,6 +300,7 @@ static int init_store(bt_db *db)
     memset(&db->meta, 0, sizeof db->meta);
     db->meta.next_node_id = 1;
     db->meta.next_tree_id = 1;
+    atomic_store(&db->next_node_id, 1);
     int rc = bt_rec_format_encode(&v, &f);
     if (!rc) db->kv->v->batch_put(b, BT_CF_META, "format", 6, v.data, v.len);
     v.len = 0;
@@ -408,6 +410,14 @@ static int open_db(bt_db *db)
             if (rc == BT_ENOTFOUND || (!rc && bt_rec_commit_meta_decode(&db->meta, v.data, v.len)))
                 rc = corrupt_meta("commit");
         }
+        if (!rc) {
+            /* node ids: the larger of what commits and flushes recorded */
+            uint64_t next = db->meta.next_node_id;
+            int r2 = meta_get(db, "nodeid", 6, &v);
+            if (r2 == 0 && v.len == 8 && bt_load_u64be(v.data) > next) next = bt_load_u64be(v.data);
+            else if (r2 && r2 != BT_ENOTFOUND) rc = r2;
+            atomic_store(&db->next_node_id, next);
+        }
     }
     bt_buf_free(&v);
     if (!rc) rc = load_trees(db);
@@ -415,11 +425,13 @@ static int open_db(bt_db *db)
     if (!rc) rc = bt_db__recover(db);
     if (!rc && !db->o.read_only && db->o.durability == BT_DURABILITY_GROUP)
         rc = bt_db__syncer_start(db);
+    if (!rc && !db->o.read_only) rc = bt_db__flusher_start(db);
     return rc;
 }
 
 static void free_db(bt_db *db)
 {
+    bt_db__flusher_stop(db);
     bt_db__syncer_stop(db);
     for (size_t i = 0; i < db->ntrees; i++) dbtree_free(db->trees[i]);
     bt_mem_free(db->trees);
@@ -431,6 +443,10 @@ static void free_db(bt_db *db)
     pthread_mutex_destroy(&db->smu);
     pthread_cond_destroy(&db->scv);
     pthread_cond_destroy(&db->sdone);
+    pthread_mutex_destroy(&db->fmu);
+    pthread_mutex_destroy(&db->fqmu);
+    pthread_cond_destroy(&db->fcv);
+    pthread_cond_destroy(&db->fdone);
     bt_mem_free(db->path);
     bt_mem_free(db);
 }
@@ -459,6 +475,10 @@ int bt_db_open(bt_db **out, const char *path, const bt_db_options *opts, char *e
         pthread_mutex_init(&db->smu, NULL);
         pthread_cond_init(&db->scv, NULL);
         pthread_cond_init(&db->sdone, NULL);
+        pthread_mutex_init(&db->fmu, NULL);
+        pthread_mutex_init(&db->fqmu, NULL);
+        pthread_cond_init(&db->fcv, NULL);
+        pthread_cond_init(&db->fdone, NULL);
         db->src.load = bt_db__load_node;
         db->src.ctx = db;
         if (!db->path) rc = bt_db__set_msg(BT_ENOMEM, "out of memory");
@@ -479,9 +499,10 @@ int bt_db_close(bt_db *db)
 {
     if (!db) return 0;
     int rc = 0;
+    bt_db__flusher_stop(db);
     if (!db->o.read_only && !db->failed) {
-        pthread_mutex_lock(&db->wlock);
         rc = bt_db__flush(db);
+        pthread_mutex_lock(&db->wlock);
         if (!rc && db->o.durability != BT_DURABILITY_NONE)
             rc = db->kv->v->sync_wal(db->kv, bt_db__msg, sizeof bt_db__msg);
         /* Memtables to files, so that the next open has no engine log to
@@ -521,7 +542,7 @@ int bt_db_tree_create(bt_db *db, const char *name, const bt_params *params)
     }
     if (!rc) {
         uint8_t nk[8], k[64];
-        uint64_t id = db->meta.next_node_id;
+        uint64_t id = atomic_fetch_add(&db->next_node_id, 1);
         bt_store_u64be(nk, id);
         rc = bt_rec_node_leaf_encode(&v, bt_node_key(root), bt_leaf_next(root), params->key_len,
                                      bt_leaf_value(root), root->u.leaf.vlen);
@@ -547,7 +568,7 @@ int bt_db_tree_create(bt_db *db, const char *name, const bt_params *params)
         if (!rc) rc = bt_rec_tree_encode(&v, &tr);
         if (!rc) db->kv->v->batch_put(b, BT_CF_META, k, 5 + nl, v.data, v.len);
         bt_rec_commit_meta m = db->meta;
-        m.next_node_id++;
+        m.next_node_id = atomic_load(&db->next_node_id);
         m.next_tree_id++;
         v.len = 0;
         if (!rc) rc = bt_rec_commit_meta_encode(&v, &m);
@@ -773,7 +794,8 @@ int bt_db_stats_get(bt_db_stats *out, bt_db *db)
     out->syncs = db->syncs;
     pthread_mutex_unlock(&db->smu);
     out->nodes_loaded = atomic_load(&db->nodes_loaded);
-    out->cache_bytes = atomic_load(&db->cache_bytes);
+    int64_t cb = atomic_load(&db->cache_bytes);
+    out->cache_bytes = cb > 0 ? (uint64_t)cb : 0;
     out->cache_drops = db->cache_drops;
     for (int cf = 0; cf < BT_CF_COUNT; cf++) out->partition_bytes[cf] = db->kv->v->cf_bytes(db->kv, cf);
     return 0;

@@ -17,6 +17,10 @@
  *      db->rlock after the commit batch is written.
  *  D5. After a failed engine write the handle is failed (db->failed): writes
  *      return BT_EBADSTATE; the on-disk state is some committed prefix.
+ *  D6. Node flushes run on a background thread on a snapshot of committed
+ *      roots; only the flusher writes `root/` and `nodeid` records and only
+ *      commits write `commit`; a commit waits for the flusher when the log
+ *      since the last flush would exceed 2 x flush_ops (bounded replay).
  */
 #ifndef BT_DB_INT_H
 #define BT_DB_INT_H
@@ -72,8 +76,17 @@ struct bt_db {
     uint64_t written_op, unsynced_ops;
     int sync_err;
 
+    /* background node flushes (commit.c): fmu serialises flushes, cache
+     * drops and tree creation; next_node_id is handed out atomically */
+    pthread_t flusher;
+    bool flusher_running, fstop, frequest;
+    pthread_mutex_t fmu, fqmu;
+    pthread_cond_t fcv, fdone;
+    uint64_t fdone_count;
+    _Atomic uint64_t next_node_id;
+
     /* node cache: bytes of nodes loaded from the store since the last drop */
-    _Atomic uint64_t cache_bytes;
+    _Atomic int64_t cache_bytes; /* an estimate: may dip below zero briefly */
     uint64_t cache_drops;
 
     /* statistics */
@@ -106,6 +119,8 @@ void bt_db__publish(bt_db *db, dbtree *dt, uint64_t commit_seq);
 /* commit.c */
 int bt_db__flush(bt_db *db);
 void bt_db__reader_trim(bt_db *db);
+int bt_db__flusher_start(bt_db *db);
+void bt_db__flusher_stop(bt_db *db);
 int bt_db__syncer_start(bt_db *db);
 void bt_db__syncer_stop(bt_db *db);
 void bt_db__after_write(bt_db *db, uint64_t commit_seq, uint64_t last_op_seq, uint64_t nops);

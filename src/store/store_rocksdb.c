@@ -40,6 +40,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -484,8 +486,14 @@ static bt_kv_bulk *r_bulk_new(bt_kv *kv_, int cf, char *msg, size_t msgcap)
     }
     b->kv = kv;
     b->cf = cf;
-    snprintf(b->file, sizeof b->file, "%s/bt-ingest-%ld-%u.sst", kv->path, (long)getpid(),
-             atomic_fetch_add(&kv->bulk_seq, 1));
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(b->file, sizeof b->file, "%s/bt-ingest-%ld-%lld%09ld-%u.sst", kv->path,
+             (long)getpid(), (long long)ts.tv_sec, ts.tv_nsec, atomic_fetch_add(&kv->bulk_seq, 1));
+    /* Never open (and so truncate) an existing name: after an ingestion the
+     * name is a hard link to a live table file of the store.  Stale names
+     * are removed at open (remove_stale_ingest_files). */
+    unlink(b->file);
     b->w = rocksdb_sstfilewriter_create(kv->envopts, kv->bulk_opts[cf]);
     char *err = NULL;
     rocksdb_sstfilewriter_open(b->w, b->file, &err);
@@ -707,6 +715,26 @@ static int family_list(const char ***names, size_t *n, char ***existing, size_t 
     return 0;
 }
 
+/* A process killed between writing a bulk-load file and removing its name
+ * leaves the name behind: either a hard link to a table file the store now
+ * owns, or an unfinished file.  Removing the name is right in both cases,
+ * and must happen before any new bulk load could reuse it. */
+static void remove_stale_ingest_files(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return;
+    struct dirent *e;
+    char p[4096];
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, "bt-ingest-", 10) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".sst") == 0) {
+            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+            unlink(p);
+        }
+    }
+    closedir(d);
+}
+
 static int open_db(rdb *kv, const char *path, const bt_kv_config *cfg, char *msg, size_t msgcap)
 {
     const char **names = NULL;
@@ -749,6 +777,8 @@ static int open_db(rdb *kv, const char *path, const bt_kv_config *cfg, char *msg
         else
             kv->other[kv->nother++] = h[i];
     }
+    /* we hold RocksDB's LOCK now: no other instance is ingesting here */
+    if (!cfg->read_only) remove_stale_ingest_files(path);
 out:
     if (cfo)
         for (size_t i = 0; i < n; i++)
