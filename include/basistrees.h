@@ -347,8 +347,9 @@ BT_API int bt_proof_verify(uint8_t out_digest[BT_DIGEST_LEN], size_t *out_failed
  * Durability: every commit is atomic (all trees, the operation log and the
  * metadata, or nothing).  The operation log is the durable record; tree
  * nodes are written in large batches ("node flushes", after the commit that
- * crosses flush_ops operations) and the log since the last flush is replayed
- * on open: at most flush_ops plus one commit's operations. */
+ * crosses flush_ops operations, on a background thread) and the log since
+ * the last finished flush is replayed on open: at most 2 x flush_ops plus one
+ * commit's operations (commits wait for the flusher beyond that). */
 typedef struct bt_db bt_db;
 
 typedef enum bt_durability {
@@ -377,7 +378,7 @@ typedef struct bt_db_options {
     unsigned group_ms;           /* group commit: max ms between syncs (10)   */
     unsigned group_ops;          /* group commit: max ops between syncs (10000) */
     uint64_t cache_bytes;        /* node cache budget (256 MiB)               */
-    uint64_t flush_ops;          /* node flush after this many ops (100000)   */
+    uint64_t flush_ops;          /* node flush after this many ops (50000)    */
     uint64_t flush_bytes;        /* ... or this many bytes of new nodes (64 MiB) */
     uint64_t block_cache_bytes;  /* RocksDB block cache (32 MiB)              */
     uint64_t write_buffer_bytes; /* RocksDB memtable size (64 MiB)            */
@@ -392,7 +393,7 @@ typedef struct bt_db_options {
 
 #define BT_DB_OPTIONS_INIT                                                        \
     {BT_DB_OPTIONS_VERSION, 1, 0, BT_DURABILITY_GROUP, 10, 10000,                 \
-     256ull << 20, 100000, 64ull << 20, 32ull << 20, 64ull << 20,                  \
+     256ull << 20, 50000, 64ull << 20, 32ull << 20, 64ull << 20,                  \
      {BT_COMPRESS_LZ4, BT_COMPRESS_LZ4, BT_COMPRESS_LZ4, BT_COMPRESS_NONE,         \
       BT_COMPRESS_LZ4},                                                           \
      3, 10, 3, NULL, 64ull << 20}
@@ -420,7 +421,7 @@ BT_API int bt_db_options_load(bt_db_options *opts, const char *path, char *msg, 
  * the defaults.  On open the library verifies the stored state: every tree's
  * root label against its recorded digest, the operation log's last commit
  * against the metadata and the durability marker; then replays the log
- * written since the last node flush (bounded by flush_ops).
+ * written since the last node flush (bounded by 2 x flush_ops + one commit).
  * Returns 0 and *out (owned by the caller, bt_db_close), or:
  *   BT_EBUSY    another writer holds the database
  *   BT_ECORRUPT the stored state failed a check (message says where)
