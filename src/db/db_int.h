@@ -63,7 +63,7 @@ struct bt_db {
 
     pthread_mutex_t wlock; /* one transaction at a time */
     bool txn_open;
-    int failed;            /* sticky engine failure (D5) */
+    _Atomic int failed;    /* sticky engine failure (D5); set by any thread */
     bt_rec_commit_meta meta;
     uint64_t ops_since_flush;
 
