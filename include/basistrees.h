@@ -531,13 +531,17 @@ typedef struct bt_db_stats {
     uint64_t ops;                 /* last op seq                             */
     uint64_t nodes_written;       /* since open                              */
     uint64_t nodes_deleted;       /* obsolete nodes reclaimed since open      */
-    uint64_t nodes_loaded;        /* loaded from the store since open        */
+    uint64_t nodes_loaded;        /* loaded from the store since open (cache
+                                     misses; hits are not counted: they are
+                                     plain pointer reads on the hot path)    */
     uint64_t flushes;             /* node flushes since open                 */
     uint64_t syncs;               /* WAL syncs since open                    */
     uint64_t replayed_ops;        /* operations replayed by the last open    */
     double open_ms;               /* time bt_db_open took                    */
     uint64_t partition_bytes[5];  /* approximate bytes per partition         */
     uint64_t commit_ns_p50, commit_ns_p95, commit_ns_p99; /* since open      */
+    uint64_t notes;               /* keys over all trees (bt_db_count: one)  */
+    uint64_t nodes;               /* live nodes over all trees (2 x keys + 1 each) */
     uint64_t cache_bytes;         /* bytes of stored nodes held in memory    */
     uint64_t cache_drops;         /* times the cache was emptied to stay in
                                      budget (see docs/DESIGN.md)             */

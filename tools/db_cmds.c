@@ -986,7 +986,8 @@ int cmd_stats(int argc, char **argv)
     if ((rc = bt_db_stats_get(&s, db)) != 0)
         return finish(db, &a, db_fail(db, "stats", "bt_db_stats_get", rc), "stats");
     const struct { const char *name; uint64_t v; } rows[] = {
-        {"trees", s.trees},           {"commits", s.commits},
+        {"trees", s.trees},           {"notes", s.notes},
+        {"nodes", s.nodes},           {"commits", s.commits},
         {"ops", s.ops},               {"replayed_ops", s.replayed_ops},
         {"nodes_written", s.nodes_written}, {"nodes_deleted", s.nodes_deleted},
         {"nodes_loaded", s.nodes_loaded},   {"flushes", s.flushes},

@@ -778,6 +778,12 @@ int bt_db_stats_get(bt_db_stats *out, bt_db *db)
 {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&db->wlock);
+    pthread_mutex_lock(&db->rlock);
+    for (size_t i = 0; i < db->ntrees; i++) {
+        out->notes += db->trees[i]->committed_count;
+        out->nodes += 2 * db->trees[i]->committed_count + 1;
+    }
+    pthread_mutex_unlock(&db->rlock);
     out->trees = db->ntrees;
     out->commits = db->meta.commit_seq;
     out->ops = db->meta.op_seq;
