@@ -389,6 +389,10 @@ typedef struct bt_db_options {
     int info_log_level;          /* RocksDB LOG: 0 debug .. 4 fatal (3: error) */
     const char *info_log_dir;    /* RocksDB LOG directory (NULL: in the db)   */
     uint64_t min_free_bytes;     /* refuse commits when the disk has less (64 MiB) */
+    int index_labels;            /* 1: keep a label -> node index (indexes
+                                    partition) for bt_db_node_get and
+                                    bt_db_nodes_range; costs ~48 bytes per
+                                    node (0)                                 */
 } bt_db_options;
 
 #define BT_DB_OPTIONS_INIT                                                        \
@@ -396,7 +400,7 @@ typedef struct bt_db_options {
      256ull << 20, 50000, 64ull << 20, 32ull << 20, 64ull << 20,                  \
      {BT_COMPRESS_LZ4, BT_COMPRESS_LZ4, BT_COMPRESS_LZ4, BT_COMPRESS_NONE,         \
       BT_COMPRESS_LZ4},                                                           \
-     3, 10, 3, NULL, 64ull << 20}
+     3, 10, 3, NULL, 64ull << 20, 0}
 
 /* Checks an options block.  Returns 0, or BT_EINVAL and writes a message
  * naming the bad field into msg (capacity msgcap, may be NULL). */
@@ -548,6 +552,45 @@ typedef struct bt_db_stats {
 } bt_db_stats;
 
 BT_API int bt_db_stats_get(bt_db_stats *out, bt_db *db);
+
+/* ---- stored nodes (inspection, state sync): the plan's node API --------- */
+
+/* A stored node.  data holds every byte the pointers point to and is owned
+ * by the caller: release it with bt_free(info->data). */
+typedef struct bt_node_info {
+    int kind;                    /* 1 leaf, 2 internal                       */
+    int balance;                 /* internal: -1, 0 or +1                    */
+    uint64_t id;                 /* the node's id in the nodes partition     */
+    uint8_t label[BT_LABEL_LEN]; /* recomputed from the stored bytes         */
+    const uint8_t *key;          /* leaf key or routing key (tree key length) */
+    size_t key_len;
+    const uint8_t *next;         /* leaf: the next leaf's key                */
+    const uint8_t *value;        /* leaf */
+    size_t value_len;
+    uint64_t left_id, right_id;  /* internal */
+    uint8_t left_label[BT_LABEL_LEN], right_label[BT_LABEL_LEN];
+    uint8_t *data;
+} bt_node_info;
+
+/* The stored node of tree with this label (flushed versions only; call
+ * bt_db_flush first for the newest nodes).  Needs index_labels.  Returns 0,
+ * BT_ENOTFOUND, BT_ENOTSUP (no label index), BT_ECORRUPT. */
+BT_API int bt_db_node_get(bt_node_info *out, bt_db *db, const char *tree,
+                          const uint8_t label[BT_LABEL_LEN]);
+
+/* Batch form: out[i] for labels[i]; a missing node gives out[i].kind == 0
+ * and data == NULL (not an error).  Returns 0 or the first hard error. */
+BT_API int bt_db_nodes_get(bt_node_info *out, bt_db *db, const char *tree,
+                           const uint8_t (*labels)[BT_LABEL_LEN], size_t n);
+
+/* Calls fn for every stored node of any tree whose label is in [from, to]
+ * (inclusive, byte order), in label order, until fn returns non-zero
+ * (which is then returned).  from > to visits nothing.  info is valid only
+ * during the call.  Needs index_labels. */
+BT_API int bt_db_nodes_range(bt_db *db, const uint8_t from[BT_LABEL_LEN],
+                             const uint8_t to[BT_LABEL_LEN],
+                             int (*fn)(void *ctx, const char *tree, const bt_node_info *info),
+                             void *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Basis encodings                                                           */

@@ -37,6 +37,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_db_check(int argc, char **argv);
 int cmd_flush(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
+int cmd_nodes(int argc, char **argv);
 
 /* Prints "basis-trees: <message>\n" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -36,6 +36,7 @@ enum {
     DBOPT_INFO_LOG_LEVEL,
     DBOPT_INFO_LOG_DIR,
     DBOPT_MIN_FREE,
+    DBOPT_INDEX_LABELS,
     DBOPT_LAST
 };
 
@@ -55,7 +56,8 @@ enum {
     {"bloom-bits", required_argument, NULL, DBOPT_BLOOM_BITS},                      \
     {"info-log-level", required_argument, NULL, DBOPT_INFO_LOG_LEVEL},              \
     {"info-log-dir", required_argument, NULL, DBOPT_INFO_LOG_DIR},                  \
-    {"min-free-bytes", required_argument, NULL, DBOPT_MIN_FREE}
+    {"min-free-bytes", required_argument, NULL, DBOPT_MIN_FREE},                    \
+    {"index-labels", required_argument, NULL, DBOPT_INDEX_LABELS}
 
 /* Help text of the shared options (for each command's usage). */
 #define DBOPT_HELP                                                                   \
@@ -69,7 +71,8 @@ enum {
     "  --compression C           none | lz4 | zstd for every partition\n"           \
     "  --zstd-level N, --bloom-bits N, --min-free-bytes SIZE\n"                      \
     "  --info-log-level L        debug | info | warn | error | fatal\n"             \
-    "  --info-log-dir DIR        where RocksDB writes its LOG\n"
+    "  --info-log-dir DIR        where RocksDB writes its LOG\n"                    \
+    "  --index-labels 0|1        keep the label -> node index (see `nodes`)\n"
 
 /* The shared options seen on a command line. */
 typedef struct db_cli {

@@ -136,6 +136,7 @@ static int apply_one(bt_db_options *o, int code, const char *arg)
         else if (code == DBOPT_GROUP_OPS) o->group_ops = (unsigned)v;
         else if (code == DBOPT_ZSTD_LEVEL) o->zstd_level = (int)v;
         else if (code == DBOPT_BLOOM_BITS) o->bloom_bits = (int)v;
+        else if (code == DBOPT_INDEX_LABELS && v <= 1) o->index_labels = (int)v;
         else return -1;
         return 0;
     }

@@ -5,7 +5,7 @@
  *   basis-trees vectors big [...]       the large deterministic scenario
  *   basis-trees verify [...]            verify a batch proof
  *   basis-trees demo [...]              the Basis tracker-tree demo
- *   basis-trees init|tree|apply|get|prove|root|stats|check|flush|compact
+ *   basis-trees init|tree|apply|get|prove|root|stats|check|flush|compact|nodes
  *                                       the persistent database (db_cmds.c)
  *   basis-trees version
  *
@@ -44,6 +44,7 @@ static const char main_usage[] =
     "  prove DIR [--tree NAME] KEYHEX... | --whatif FILE           lookup / what-if proof\n"
     "  root DIR [--tree NAME]                                      digests and registers\n"
     "  stats DIR | check DIR | flush DIR | compact DIR             operations\n"
+    "  nodes DIR [FROM [TO]]                stored nodes by label (label index)\n"
     "These accept --json, --config FILE and overrides such as --durability.\n"
     "  help [COMMAND]         this text, or a command's own help\n"
     "\n"
@@ -170,6 +171,7 @@ static const struct command commands[] = {
     {"check", cmd_db_check},
     {"flush", cmd_flush},
     {"compact", cmd_compact},
+    {"nodes", cmd_nodes},
 };
 
 static const struct command *find_command(const char *name)

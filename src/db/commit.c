@@ -271,6 +271,7 @@ void bt_db__reader_trim(bt_db *db)
 
 typedef struct flushctx {
     bt_db *db;
+    uint32_t tree_id;   /* of the tree being walked (label index keys) */
     bt_kv_bulk *b;      /* new nodes: a bulk load (sorted: ids increase) */
     bt_kv_batch *meta;  /* root records, deletions: one logged batch */
     bt_buf rec;
@@ -318,6 +319,11 @@ static int write_new(flushctx *f, dbtree *dt, bt_node *x, int depth, uint64_t *o
     bt_store_u64be(k, id);
     if ((rc = f->db->kv->v->bulk_put(f->b, k, 8, f->rec.data, f->rec.len)))
         return bt_db__set_msg(rc, "writing node %llu failed", (unsigned long long)id);
+    if (f->db->o.index_labels) {
+        uint8_t ik[BT_LABEL_INDEX_KEY];
+        bt_db__label_key(ik, bt_node_label(x), f->tree_id, id);
+        f->db->kv->v->batch_put(f->meta, BT_CF_INDEXES, ik, sizeof ik, "", 0);
+    }
     __atomic_store_n(&x->gen, BT_GEN_PERSISTED | id, __ATOMIC_RELAXED);
     f->written++;
     /* written nodes stay in memory as cached stored nodes */
@@ -337,6 +343,11 @@ static int drop_old(flushctx *f, dbtree *dt, bt_node *x, int depth)
     uint8_t k[8];
     bt_store_u64be(k, id);
     f->db->kv->v->batch_del(f->meta, BT_CF_NODES, k, 8);
+    if (f->db->o.index_labels) {
+        uint8_t ik[BT_LABEL_INDEX_KEY];
+        bt_db__label_key(ik, bt_node_label(x), f->tree_id, id);
+        f->db->kv->v->batch_del(f->meta, BT_CF_INDEXES, ik, sizeof ik);
+    }
     f->deleted++;
     bt_node *n;
     int rc = bt_resolve(x, &f->db->src, false, dt->p.key_len, dt->p.value_len != BT_VALUE_VARIABLE,
@@ -392,6 +403,7 @@ static int flush_locked(bt_db *db)
     for (size_t i = 0; !rc && any && i < n; i++) {
         dbtree *dt = dts[i];
         uint64_t rid;
+        f.tree_id = dt->id;
         bt_ptrset_clear(&f.frontier);
         if ((rc = write_new(&f, dt, roots[i], 0, &rid))) break;
         if (rid != bt_node_id(dt->flushed) && (rc = drop_old(&f, dt, dt->flushed, 0))) break;

@@ -547,6 +547,11 @@ int bt_db_tree_create(bt_db *db, const char *name, const bt_params *params)
         rc = bt_rec_node_leaf_encode(&v, bt_node_key(root), bt_leaf_next(root), params->key_len,
                                      bt_leaf_value(root), root->u.leaf.vlen);
         if (!rc) db->kv->v->batch_put(b, BT_CF_NODES, nk, 8, v.data, v.len);
+        if (!rc && db->o.index_labels) {
+            uint8_t ik[BT_LABEL_INDEX_KEY];
+            bt_db__label_key(ik, bt_node_label(root), tr.id, id);
+            db->kv->v->batch_put(b, BT_CF_INDEXES, ik, sizeof ik, "", 0);
+        }
         rr.node_id = id;
         memcpy(rr.label, bt_node_label(root), 32);
         rr.flushed_op_seq = db->meta.op_seq;

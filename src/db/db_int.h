@@ -125,6 +125,11 @@ int bt_db__syncer_start(bt_db *db);
 void bt_db__syncer_stop(bt_db *db);
 void bt_db__after_write(bt_db *db, uint64_t commit_seq, uint64_t last_op_seq, uint64_t nops);
 
+/* Label index key (docs/FORMAT.md 4.6): 'L' || label || tree id || node id. */
+#define BT_LABEL_INDEX_KEY (1 + 32 + 4 + 8)
+void bt_db__label_key(uint8_t out[BT_LABEL_INDEX_KEY], const uint8_t label[32], uint32_t tree_id,
+                      uint64_t node_id);
+
 /* recover.c */
 int bt_db__recover(bt_db *db);
 

@@ -67,6 +67,7 @@ static const key_def keys[] = {
     {"min_free_bytes", K_SIZE, 0, OFF(min_free_bytes), 0},
     {"read_only", K_BOOL, 0, OFF(read_only), 0},
     {"create_if_missing", K_BOOL, 0, OFF(create_if_missing), 0},
+    {"index_labels", K_BOOL, 0, OFF(index_labels), 0},
     {"block_cache_size", K_SIZE, 1, OFF(block_cache_bytes), 0},
     {"write_buffer_size", K_SIZE, 1, OFF(write_buffer_bytes), 0},
     {"compression", K_COMPRESSION, 1, OFF(compression), 0},

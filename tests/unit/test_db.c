@@ -362,6 +362,67 @@ static void test_db_options(void **state)
     assert_int_equal(bt_db_open(&db, path, &o, msg, sizeof msg), BT_ENOTFOUND);
 }
 
+static int count_node(void *ctx, const char *tree, const bt_node_info *info)
+{
+    (void)tree;
+    assert_true(info->kind == 1 || info->kind == 2);
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+/* The plan's node API over the optional label index. */
+static void test_db_label_index(void **state)
+{
+    (void)state;
+    bt_params p = BT_PARAMS_INIT;
+    bt_tree *mirror;
+    assert_int_equal(bt_tree_new(&mirror, &p), 0);
+    bt_db_options o = BT_DB_OPTIONS_INIT;
+    o.index_labels = 1;
+    o.min_free_bytes = 0;
+    bt_db *db;
+    char msg[256];
+    assert_int_equal(bt_db_open(&db, dir, &o, msg, sizeof msg), 0);
+    assert_int_equal(bt_db_tree_create(db, "t", &p), 0);
+    uint64_t rng = 11;
+    for (int b = 0; b < 6; b++) {
+        batch(db, "t", mirror, &rng, 150, 800, false);
+        assert_int_equal(bt_db_flush(db), 0);
+        uint8_t lo[32], hi[32];
+        memset(lo, 0, 32);
+        memset(hi, 0xFF, 32);
+        uint64_t n = 0, keys;
+        assert_int_equal(bt_db_nodes_range(db, lo, hi, count_node, &n), 0);
+        assert_int_equal(bt_db_count(&keys, db, "t"), 0);
+        assert_int_equal(n, 2 * keys + 1); /* obsolete nodes left the index */
+    }
+    uint8_t d[33];
+    assert_int_equal(bt_db_digest(d, db, "t"), 0);
+    bt_node_info root;
+    assert_int_equal(bt_db_node_get(&root, db, "t", d), 0);
+    assert_int_equal(root.kind, 2);
+    assert_memory_equal(root.label, d, 32);
+    bt_node_info kids[2];
+    const uint8_t labels[2][32];
+    memcpy((void *)labels[0], root.left_label, 32);
+    memcpy((void *)labels[1], root.right_label, 32);
+    assert_int_equal(bt_db_nodes_get(kids, db, "t", labels, 2), 0);
+    assert_memory_equal(kids[0].label, root.left_label, 32);
+    assert_memory_equal(kids[1].label, root.right_label, 32);
+    assert_int_equal(kids[0].id, root.left_id);
+    bt_free(kids[0].data);
+    bt_free(kids[1].data);
+    bt_free(root.data);
+    uint8_t none[32] = {1, 2, 3};
+    assert_int_equal(bt_db_node_get(&root, db, "t", none), BT_ENOTFOUND);
+    assert_int_equal(bt_db_close(db), 0);
+    o.index_labels = 0;
+    assert_int_equal(bt_db_open(&db, dir, &o, msg, sizeof msg), 0);
+    assert_int_equal(bt_db_node_get(&root, db, "t", d), BT_ENOTSUP);
+    assert_int_equal(bt_db_close(db), 0);
+    bt_tree_free(mirror);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +431,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_db_many_trees_and_proofs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_corrupt_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_label_index, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
