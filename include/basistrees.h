@@ -393,6 +393,7 @@ typedef struct bt_db_options {
                                     partition) for bt_db_node_get and
                                     bt_db_nodes_range; costs ~48 bytes per
                                     node (0)                                 */
+    int reserved;                /* 0 (keeps the struct free of padding)     */
 } bt_db_options;
 
 #define BT_DB_OPTIONS_INIT                                                        \
@@ -400,7 +401,7 @@ typedef struct bt_db_options {
      256ull << 20, 50000, 64ull << 20, 32ull << 20, 64ull << 20,                  \
      {BT_COMPRESS_LZ4, BT_COMPRESS_LZ4, BT_COMPRESS_LZ4, BT_COMPRESS_NONE,         \
       BT_COMPRESS_LZ4},                                                           \
-     3, 10, 3, NULL, 64ull << 20, 0}
+     3, 10, 3, NULL, 64ull << 20, 0, 0}
 
 /* Checks an options block.  Returns 0, or BT_EINVAL and writes a message
  * naming the bad field into msg (capacity msgcap, may be NULL). */
