@@ -1062,6 +1062,84 @@ static void t_rocks_oom_open(void **state)
 #define ROCKS(fn) {"rocksdb/" #fn, fn, setup, teardown, &eng_rocks}
 #define BOTH(fn) MEM(fn), ROCKS(fn)
 
+/* Bulk loads on both engines: sorted puts become visible atomically on
+ * ingest; out-of-order keys are refused. */
+static void t_bulk_load(void **state)
+{
+    fx *f = *state;
+    bt_kv_bulk *b = f->kv->v->bulk_new(f->kv, BT_CF_NODES, msg, sizeof msg);
+    assert_non_null(b);
+    char k[16], v[16];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof k, "n%06d", i);
+        snprintf(v, sizeof v, "v%d", i);
+        assert_int_equal(f->kv->v->bulk_put(b, k, strlen(k), v, strlen(v)), 0);
+    }
+    assert_int_equal(gets_(f->kv, BT_CF_NODES, "n000007", NULL), BT_ENOTFOUND);
+    assert_int_equal(f->kv->v->bulk_ingest(f->kv, b, msg, sizeof msg), 0);
+    assert_int_equal(gets_(f->kv, BT_CF_NODES, "n000007", "v7"), 0);
+    assert_int_equal(count_cf(f->kv, BT_CF_NODES), 1000);
+    /* a second load replaces values of the same keys */
+    b = f->kv->v->bulk_new(f->kv, BT_CF_NODES, msg, sizeof msg);
+    assert_int_equal(f->kv->v->bulk_put(b, "n000007", 7, "w", 1), 0);
+    assert_int_equal(f->kv->v->bulk_ingest(f->kv, b, msg, sizeof msg), 0);
+    assert_int_equal(gets_(f->kv, BT_CF_NODES, "n000007", "w"), 0);
+    /* an abandoned load leaves nothing */
+    b = f->kv->v->bulk_new(f->kv, BT_CF_NODES, msg, sizeof msg);
+    assert_int_equal(f->kv->v->bulk_put(b, "zz", 2, "1", 1), 0);
+    f->kv->v->bulk_abort(b);
+    assert_int_equal(gets_(f->kv, BT_CF_NODES, "zz", NULL), BT_ENOTFOUND);
+    /* keys must increase */
+    b = f->kv->v->bulk_new(f->kv, BT_CF_NODES, msg, sizeof msg);
+    assert_int_equal(f->kv->v->bulk_put(b, "b", 1, "1", 1), 0);
+    int rc = f->kv->v->bulk_put(b, "a", 1, "1", 1);
+    if (rc == 0) rc = f->kv->v->bulk_ingest(f->kv, b, msg, sizeof msg);
+    else f->kv->v->bulk_abort(b);
+    assert_int_not_equal(rc, 0);
+    assert_int_equal(gets_(f->kv, BT_CF_NODES, "a", NULL), BT_ENOTFOUND);
+}
+
+/* Regression: a killed writer leaves its bulk-load file name behind as a
+ * hard link to a live table file.  Reopening must remove the name, and a
+ * new load must never truncate what the name points to. */
+static void t_rocks_stale_ingest_name(void **state)
+{
+    fx *f = *state;
+    bt_kv_bulk *b = f->kv->v->bulk_new(f->kv, BT_CF_NODES, msg, sizeof msg);
+    for (int i = 0; i < 500; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%05d", i);
+        assert_int_equal(f->kv->v->bulk_put(b, k, strlen(k), "value-value-value", 17), 0);
+    }
+    assert_int_equal(f->kv->v->bulk_ingest(f->kv, b, msg, sizeof msg), 0);
+    /* link every live table file under a bulk-load name, as a kill would */
+    DIR *d = opendir(f->path);
+    assert_non_null(d);
+    struct dirent *e;
+    int linked = 0;
+    char from[700], to[700];
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n > 4 && strcmp(e->d_name + n - 4, ".sst") == 0 && strncmp(e->d_name, "bt-", 3) != 0) {
+            snprintf(from, sizeof from, "%s/%s", f->path, e->d_name);
+            snprintf(to, sizeof to, "%s/bt-ingest-%d.sst", f->path, linked);
+            assert_int_equal(link(from, to), 0);
+            linked++;
+        }
+    }
+    closedir(d);
+    assert_true(linked > 0);
+    reopen(f);
+    snprintf(to, sizeof to, "%s/bt-ingest-0.sst", f->path);
+    assert_int_equal(access(to, F_OK), -1); /* the stale name is gone */
+    assert_int_equal(gets_(f->kv, BT_CF_NODES, "k00499", "value-value-value"), 0);
+    b = f->kv->v->bulk_new(f->kv, BT_CF_NODES, msg, sizeof msg);
+    assert_int_equal(f->kv->v->bulk_put(b, "x", 1, "1", 1), 0);
+    assert_int_equal(f->kv->v->bulk_ingest(f->kv, b, msg, sizeof msg), 0);
+    reopen(f);
+    assert_int_equal(gets_(f->kv, BT_CF_NODES, "k00250", "value-value-value"), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--try-open") == 0) return try_open(argv[2]);
@@ -1077,6 +1155,7 @@ int main(int argc, char **argv)
         BOTH(t_binary_keys),
         BOTH(t_big_value),
         BOTH(t_durability_calls_and_sizes),
+        BOTH(t_bulk_load),
         MEM(t_mem_fail_after),
         MEM(t_mem_checkpoint),
         MEM(t_mem_oom),
@@ -1089,6 +1168,7 @@ int main(int argc, char **argv)
         ROCKS(t_rocks_info_log_dir),
         ROCKS(t_rocks_wal_flip),
         ROCKS(t_rocks_oom_open),
+        ROCKS(t_rocks_stale_ingest_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
