@@ -72,12 +72,27 @@ static void txn_free(bt_txn *t)
     bt_mem_free(t);
 }
 
+/* Puts a tree's working handle back on its committed version.  (Discarding
+ * the handle's batch is not enough: bt_txn_prove starts a new batch inside
+ * the transaction.) */
+static void reset_to_committed(bt_db *db, dbtree *dt)
+{
+    bt_tree *t2 = NULL;
+    if (bt_tree_open_root(&t2, &dt->p, dt->committed, dt->committed_height, dt->committed_count,
+                          &db->src) == 0) {
+        bt_tree_free(dt->t);
+        dt->t = t2;
+    } else {
+        db->failed = bt_db__set_msg(BT_ENOMEM, "out of memory while aborting a transaction");
+    }
+}
+
 void bt_txn_abort(bt_txn *t)
 {
     if (!t) return;
     bt_db *db = t->db;
     for (size_t i = 0; i < db->ntrees; i++)
-        if (db->trees[i]->touched) bt_tree_discard(db->trees[i]->t);
+        if (db->trees[i]->touched) reset_to_committed(db, db->trees[i]);
     txn_free(t);
 }
 

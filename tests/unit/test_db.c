@@ -341,6 +341,40 @@ static void test_db_corrupt_node(void **state)
     bt_tree_free(mirror);
 }
 
+/* An aborted transaction leaves nothing, even after it produced a proof. */
+static void test_db_abort(void **state)
+{
+    (void)state;
+    bt_params p = BT_PARAMS_INIT;
+    bt_db *db = open_db(BT_DURABILITY_SYNC, 100000);
+    assert_int_equal(bt_db_tree_create(db, "t", &p), 0);
+    uint8_t k[32], v[1] = {7}, d0[33], d1[33];
+    key_of(k, 42);
+    bt_op ins = {BT_OP_INSERT, k, 32, v, 1};
+    bt_result r;
+    assert_int_equal(bt_db_digest(d0, db, "t"), 0);
+    bt_txn *t;
+    assert_int_equal(bt_txn_begin(&t, db), 0);
+    assert_int_equal(bt_txn_apply(t, "t", &ins, 1, &r), 0);
+    uint8_t *proof, d[33];
+    size_t plen;
+    assert_int_equal(bt_txn_prove(&proof, &plen, d, t, "t"), 0);
+    bt_free(proof);
+    bt_txn_abort(t);
+    assert_int_equal(bt_db_digest(d1, db, "t"), 0);
+    assert_memory_equal(d0, d1, 33);
+    /* the next transaction starts from the committed state: Insert succeeds */
+    assert_int_equal(bt_txn_begin(&t, db), 0);
+    assert_int_equal(bt_txn_apply(t, "t", &ins, 1, &r), 0);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(bt_txn_commit(t, NULL), 0);
+    uint64_t n;
+    assert_int_equal(bt_db_count(&n, db, "t"), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(bt_db_check(db, "t"), 0);
+    assert_int_equal(bt_db_close(db), 0);
+}
+
 static void test_db_options(void **state)
 {
     (void)state;
@@ -431,6 +465,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_db_many_trees_and_proofs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_corrupt_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_label_index, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
