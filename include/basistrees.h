@@ -389,10 +389,11 @@ typedef struct bt_db_options {
     int info_log_level;          /* RocksDB LOG: 0 debug .. 4 fatal (3: error) */
     const char *info_log_dir;    /* RocksDB LOG directory (NULL: in the db)   */
     uint64_t min_free_bytes;     /* refuse commits when the disk has less (64 MiB) */
-    int index_labels;            /* 1: keep a label -> node index (indexes
-                                    partition) for bt_db_node_get and
-                                    bt_db_nodes_range; costs ~48 bytes per
-                                    node (0)                                 */
+    int index_labels;            /* 1 at creation: keep a label -> node index
+                                    (indexes partition) for bt_db_node_get
+                                    and bt_db_nodes_range; ~48 bytes per
+                                    node.  Recorded in the database; cannot
+                                    be enabled later (BT_EINVAL) (0)         */
     int reserved;                /* 0 (keeps the struct free of padding)     */
 } bt_db_options;
 

@@ -1140,7 +1140,7 @@ static const char nodes_usage[] =
     "\n"
     "Lists the stored nodes of every tree whose label (64 hex digits) lies in\n"
     "[FROM, TO] (default: all), in label order: tree, node id, kind, label, and\n"
-    "key.  Needs a database written with --index-labels 1 (option index_labels);\n"
+    "key.  Needs a database created with --index-labels 1 (option index_labels);\n"
     "nodes newer than the last node flush are not stored yet.\n"
     "\n" DBOPT_HELP;
 

@@ -193,6 +193,22 @@ int bt_rec_format_decode(bt_rec_format *v, const uint8_t *p, size_t n)
     return r_end(&x);
 }
 
+int bt_rec_features_encode(bt_buf *b, uint32_t features)
+{
+    w x;
+    w_begin(&x, b);
+    w_u32(&x, features);
+    return w_end(&x);
+}
+
+int bt_rec_features_decode(uint32_t *features, const uint8_t *p, size_t n)
+{
+    r x;
+    if (r_begin(&x, p, n)) return BT_ECORRUPT;
+    *features = r_u32(&x);
+    return r_end(&x);
+}
+
 int bt_rec_commit_meta_encode(bt_buf *b, const bt_rec_commit_meta *v)
 {
     w x;

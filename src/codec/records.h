@@ -54,6 +54,11 @@ typedef struct bt_rec_root {
     uint64_t flushed_op_seq;
 } bt_rec_root;
 
+/* Features fixed when the database is created (FORMAT.md 4.1). */
+#define BT_FEATURE_LABEL_INDEX 1u
+int bt_rec_features_encode(bt_buf *b, uint32_t features);
+int bt_rec_features_decode(uint32_t *features, const uint8_t *p, size_t n);
+
 int bt_rec_format_encode(bt_buf *b, const bt_rec_format *r);
 int bt_rec_format_decode(bt_rec_format *r, const uint8_t *p, size_t n);
 int bt_rec_commit_meta_encode(bt_buf *b, const bt_rec_commit_meta *r);

@@ -306,6 +306,9 @@ static int init_store(bt_db *db)
     v.len = 0;
     if (!rc) rc = bt_rec_commit_meta_encode(&v, &db->meta);
     if (!rc) db->kv->v->batch_put(b, BT_CF_META, "commit", 6, v.data, v.len);
+    v.len = 0;
+    if (!rc) rc = bt_rec_features_encode(&v, db->o.index_labels ? BT_FEATURE_LABEL_INDEX : 0);
+    if (!rc) db->kv->v->batch_put(b, BT_CF_META, "features", 8, v.data, v.len);
     if (!rc) rc = db->kv->v->write(db->kv, b, BT_KV_SYNC, bt_db__msg, sizeof bt_db__msg);
     bt_buf_free(&v);
     db->kv->v->batch_free(b);
@@ -409,6 +412,18 @@ static int open_db(bt_db *db)
             rc = meta_get(db, "commit", 6, &v);
             if (rc == BT_ENOTFOUND || (!rc && bt_rec_commit_meta_decode(&db->meta, v.data, v.len)))
                 rc = corrupt_meta("commit");
+        }
+        if (!rc) {
+            /* features are fixed at creation: the label index covers every
+             * node or none */
+            uint32_t feat = 0;
+            int r2 = meta_get(db, "features", 8, &v);
+            if (r2 == 0 && bt_rec_features_decode(&feat, v.data, v.len)) rc = corrupt_meta("features");
+            else if (r2 && r2 != BT_ENOTFOUND) rc = r2;
+            if (!rc && (feat & BT_FEATURE_LABEL_INDEX)) db->o.index_labels = 1;
+            else if (!rc && db->o.index_labels)
+                rc = bt_db__set_msg(BT_EINVAL, "index_labels can only be enabled when the "
+                                               "database is created");
         }
         if (!rc) {
             /* node ids: the larger of what commits and flushes recorded */

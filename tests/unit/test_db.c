@@ -450,11 +450,22 @@ static void test_db_label_index(void **state)
     uint8_t none[32] = {1, 2, 3};
     assert_int_equal(bt_db_node_get(&root, db, "t", none), BT_ENOTFOUND);
     assert_int_equal(bt_db_close(db), 0);
+    /* the index is a property of the database: no need to ask again */
     o.index_labels = 0;
     assert_int_equal(bt_db_open(&db, dir, &o, msg, sizeof msg), 0);
-    assert_int_equal(bt_db_node_get(&root, db, "t", d), BT_ENOTSUP);
+    assert_int_equal(bt_db_node_get(&root, db, "t", d), 0);
+    bt_free(root.data);
     assert_int_equal(bt_db_close(db), 0);
     bt_tree_free(mirror);
+    /* and cannot be switched on later */
+    char other[300];
+    snprintf(other, sizeof other, "%s/plain", dir);
+    assert_int_equal(bt_db_open(&db, other, &o, msg, sizeof msg), 0);
+    assert_int_equal(bt_db_node_get(&root, db, "t", d), BT_ENOTSUP);
+    assert_int_equal(bt_db_close(db), 0);
+    o.index_labels = 1;
+    assert_int_equal(bt_db_open(&db, other, &o, msg, sizeof msg), BT_EINVAL);
+    assert_non_null(strstr(msg, "index_labels"));
 }
 
 int main(void)
