@@ -488,6 +488,29 @@ int bt_db__flush(bt_db *db)
     return rc;
 }
 
+/* The two background threads (flusher, syncer) start and stop alike: a
+ * stop flag and a condition variable under the thread's own mutex. */
+static int thread_start(pthread_t *th, bool *running, void *(*fn)(void *), bt_db *db,
+                        const char *what)
+{
+    if (pthread_create(th, NULL, fn, db) != 0)
+        return bt_db__set_msg(BT_ENOMEM, "cannot start the %s thread", what);
+    *running = true;
+    return 0;
+}
+
+static void thread_stop(pthread_t th, bool *running, bool *stop, pthread_mutex_t *mu,
+                        pthread_cond_t *cv)
+{
+    if (!*running) return;
+    pthread_mutex_lock(mu);
+    *stop = true;
+    pthread_cond_broadcast(cv);
+    pthread_mutex_unlock(mu);
+    pthread_join(th, NULL);
+    *running = false;
+}
+
 static void *flusher_main(void *arg)
 {
     bt_db *db = arg;
@@ -510,21 +533,12 @@ static void *flusher_main(void *arg)
 
 int bt_db__flusher_start(bt_db *db)
 {
-    if (pthread_create(&db->flusher, NULL, flusher_main, db) != 0)
-        return bt_db__set_msg(BT_ENOMEM, "cannot start the node flush thread");
-    db->flusher_running = true;
-    return 0;
+    return thread_start(&db->flusher, &db->flusher_running, flusher_main, db, "node flush");
 }
 
 void bt_db__flusher_stop(bt_db *db)
 {
-    if (!db->flusher_running) return;
-    pthread_mutex_lock(&db->fqmu);
-    db->fstop = true;
-    pthread_cond_broadcast(&db->fcv);
-    pthread_mutex_unlock(&db->fqmu);
-    pthread_join(db->flusher, NULL);
-    db->flusher_running = false;
+    thread_stop(db->flusher, &db->flusher_running, &db->fstop, &db->fqmu, &db->fcv);
 }
 
 /* Asks the flusher for a flush; if wait, returns after one has completed. */
@@ -724,21 +738,12 @@ static void *syncer_main(void *arg)
 
 int bt_db__syncer_start(bt_db *db)
 {
-    if (pthread_create(&db->syncer, NULL, syncer_main, db) != 0)
-        return bt_db__set_msg(BT_ENOMEM, "cannot start the group-commit thread");
-    db->syncer_running = true;
-    return 0;
+    return thread_start(&db->syncer, &db->syncer_running, syncer_main, db, "group-commit");
 }
 
 void bt_db__syncer_stop(bt_db *db)
 {
-    if (!db->syncer_running) return;
-    pthread_mutex_lock(&db->smu);
-    db->stop = true;
-    pthread_cond_broadcast(&db->scv);
-    pthread_mutex_unlock(&db->smu);
-    pthread_join(db->syncer, NULL);
-    db->syncer_running = false;
+    thread_stop(db->syncer, &db->syncer_running, &db->stop, &db->smu, &db->scv);
 }
 
 int bt_db_wait_durable(bt_db *db, uint64_t commit_seq)

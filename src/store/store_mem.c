@@ -28,6 +28,7 @@
  * on, and every later one, fails with BT_EIO (n = 0 disables).
  */
 #include "store/kv.h"
+#include "util/msg.h"
 #include "basistrees.h"
 #include "util/alloc.h"
 
@@ -86,17 +87,6 @@ struct bt_kv_iter {
 
 static const bt_kv_vtbl mem_vtbl;
 
-static void set_msg(char *msg, size_t msgcap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t msgcap, const char *fmt, ...)
-{
-    if (!msg || msgcap == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msgcap, fmt, ap);
-    va_end(ap);
-}
 
 static bool cf_ok(int cf) { return cf >= 0 && cf < BT_CF_COUNT; }
 
@@ -252,7 +242,7 @@ static int m_get(bt_kv *kv, int cf, const void *key, size_t klen, bt_buf *out, c
 {
     mem *m = (mem *)kv;
     if (!cf_ok(cf)) {
-        set_msg(msg, msgcap, "mem get: bad partition %d", cf);
+        bt_msgf(msg, msgcap, "mem get: bad partition %d", cf);
         return BT_EINVAL;
     }
     int rc = BT_ENOTFOUND;
@@ -261,7 +251,7 @@ static int m_get(bt_kv *kv, int cf, const void *key, size_t klen, bt_buf *out, c
     size_t i = lower_bound(p->a, p->n, key, klen, false);
     if (i < p->n && key_cmp(p->a[i]->data, p->a[i]->klen, key, klen) == 0) {
         rc = bt_buf_append(out, p->a[i]->data + p->a[i]->klen, p->a[i]->vlen);
-        if (rc) set_msg(msg, msgcap, "mem get: out of memory");
+        if (rc) bt_msgf(msg, msgcap, "mem get: out of memory");
     }
     pthread_mutex_unlock(&m->mu);
     return rc;
@@ -341,7 +331,7 @@ static int injected_failure(mem *m, const char *what, char *msg, size_t msgcap)
 {
     if (!m->failing && m->fail_countdown > 0 && --m->fail_countdown == 0) m->failing = true;
     if (!m->failing) return 0;
-    set_msg(msg, msgcap, "mem %s: injected I/O error", what);
+    bt_msgf(msg, msgcap, "mem %s: injected I/O error", what);
     return BT_EIO;
 }
 
@@ -353,7 +343,7 @@ static int m_write(bt_kv *kv, bt_kv_batch *b, int flags, char *msg, size_t msgca
     int rc = 0;
     memset(next, 0, sizeof next);
     if (b->err) {
-        set_msg(msg, msgcap, "mem write: batch incomplete (out of memory while building it)");
+        bt_msgf(msg, msgcap, "mem write: batch incomplete (out of memory while building it)");
         return b->err;
     }
     pthread_mutex_lock(&m->mu);
@@ -370,7 +360,7 @@ static int m_write(bt_kv *kv, bt_kv_batch *b, int flags, char *msg, size_t msgca
         else
             part_apply_del(&next[o->cf], o);
     }
-    if (rc == BT_ENOMEM) set_msg(msg, msgcap, "mem write: out of memory");
+    if (rc == BT_ENOMEM) bt_msgf(msg, msgcap, "mem write: out of memory");
     for (int c = 0; c < BT_CF_COUNT; c++) {
         if (!touched[c]) continue;
         if (rc) {
@@ -406,7 +396,7 @@ static int m_flush(bt_kv *kv, char *msg, size_t msgcap)
 static int m_compact(bt_kv *kv, int cf, char *msg, size_t msgcap)
 {
     if (cf_ok(cf)) return 0;
-    set_msg(msg, msgcap, "mem compact: bad partition %d", cf);
+    bt_msgf(msg, msgcap, "mem compact: bad partition %d", cf);
     return BT_EINVAL;
 }
 
@@ -505,7 +495,7 @@ static uint64_t m_cf_bytes(bt_kv *kv, int cf)
 
 static int m_checkpoint(bt_kv *kv, const char *dir, char *msg, size_t msgcap)
 {
-    set_msg(msg, msgcap, "mem checkpoint: not supported by the memory store");
+    bt_msgf(msg, msgcap, "mem checkpoint: not supported by the memory store");
     return BT_ENOTSUP;
 }
 
@@ -534,7 +524,7 @@ static bt_kv_bulk *m_bulk_new(bt_kv *kv, int cf, char *msg, size_t msgcap)
     if (u) u->b = m_batch_new(kv);
     if (!u || !u->b) {
         bt_mem_free(u);
-        set_msg(msg, msgcap, "mem bulk: out of memory");
+        bt_msgf(msg, msgcap, "mem bulk: out of memory");
         return NULL;
     }
     u->cf = cf;
@@ -564,7 +554,7 @@ static void m_bulk_abort(bt_kv_bulk *u)
 static int m_bulk_ingest(bt_kv *kv, bt_kv_bulk *u, char *msg, size_t msgcap)
 {
     int rc = u->err;
-    if (rc) set_msg(msg, msgcap, "mem bulk: keys not in increasing order");
+    if (rc) bt_msgf(msg, msgcap, "mem bulk: keys not in increasing order");
     else rc = m_write(kv, u->b, BT_KV_SYNC, msg, msgcap);
     m_bulk_abort(u);
     return rc;

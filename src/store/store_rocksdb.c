@@ -28,6 +28,7 @@
  * frees the string.  Nothing in this file aborts on an I/O error.
  */
 #include "store/kv.h"
+#include "util/msg.h"
 #include "basistrees.h"
 #include "util/alloc.h"
 
@@ -101,19 +102,6 @@ struct bt_kv_iter {
 /* Errors                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static void set_msg(char *msg, size_t msgcap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t msgcap, const char *fmt, ...)
-{
-    if (!msg || msgcap == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msgcap, fmt, ap);
-    va_end(ap);
-    for (char *p = msg; *p; p++)
-        if (*p == '\n' || *p == '\r') *p = ' '; /* one line */
-}
 
 /* The one translation of a RocksDB error string.  Frees err.  `what` names
  * the operation ("open /path", "write", ...). */
@@ -133,7 +121,7 @@ static int rdb_err(char *err, const char *what, char *msg, size_t msgcap)
         rc = BT_ENOTSUP;
     else
         rc = BT_EIO; /* "IO error", "Incomplete", "Aborted", anything else */
-    set_msg(msg, msgcap, "rocksdb %s: %s", what, err);
+    bt_msgf(msg, msgcap, "rocksdb %s: %s", what, err);
     rocksdb_free(err);
     return rc;
 }
@@ -150,7 +138,7 @@ static int r_get(bt_kv *kv_, int cf, const void *key, size_t klen, bt_buf *out, 
     rdb *kv = (rdb *)kv_;
     char *err = NULL;
     if (!cf_ok(cf)) {
-        set_msg(msg, msgcap, "get: bad partition");
+        bt_msgf(msg, msgcap, "get: bad partition");
         return BT_EINVAL;
     }
     rocksdb_pinnableslice_t *ps =
@@ -161,7 +149,7 @@ static int r_get(bt_kv *kv_, int cf, const void *key, size_t klen, bt_buf *out, 
     const char *v = rocksdb_pinnableslice_value(ps, &vlen);
     int rc = bt_buf_append(out, v, vlen);
     rocksdb_pinnableslice_destroy(ps);
-    if (rc) set_msg(msg, msgcap, "get: out of memory");
+    if (rc) bt_msgf(msg, msgcap, "get: out of memory");
     return rc;
 }
 
@@ -252,12 +240,12 @@ static void r_batch_free(bt_kv_batch *b)
 static int refuse(rdb *kv, const char *what, char *msg, size_t msgcap)
 {
     if (kv->read_only) {
-        set_msg(msg, msgcap, "rocksdb %s: store opened read-only", what);
+        bt_msgf(msg, msgcap, "rocksdb %s: store opened read-only", what);
         return BT_ENOTSUP;
     }
     int failed = atomic_load(&kv->failed);
     if (failed) {
-        set_msg(msg, msgcap, "rocksdb %s: refused after an earlier I/O failure (%s); reopen the store",
+        bt_msgf(msg, msgcap, "rocksdb %s: refused after an earlier I/O failure (%s); reopen the store",
                 what, bt_strerror(failed));
         return BT_EBADSTATE;
     }
@@ -315,7 +303,7 @@ static int r_compact(bt_kv *kv_, int cf, char *msg, size_t msgcap)
 {
     rdb *kv = (rdb *)kv_;
     if (!cf_ok(cf)) {
-        set_msg(msg, msgcap, "compact: bad partition");
+        bt_msgf(msg, msgcap, "compact: bad partition");
         return BT_EINVAL;
     }
     int rc = refuse(kv, "compact", msg, msgcap);
@@ -429,7 +417,7 @@ static int r_checkpoint(bt_kv *kv_, const char *dir, char *msg, size_t msgcap)
     rdb *kv = (rdb *)kv_;
     char *err = NULL;
     if (!dir || !*dir) {
-        set_msg(msg, msgcap, "checkpoint: no directory given");
+        bt_msgf(msg, msgcap, "checkpoint: no directory given");
         return BT_EINVAL;
     }
     int rc = refuse(kv, "checkpoint", msg, msgcap); /* it flushes first */
@@ -476,12 +464,12 @@ static bt_kv_bulk *r_bulk_new(bt_kv *kv_, int cf, char *msg, size_t msgcap)
 {
     rdb *kv = (rdb *)kv_;
     if (cf < 0 || cf >= BT_CF_COUNT || kv->read_only || !kv->bulk_opts[cf]) {
-        set_msg(msg, msgcap, "bulk load: not possible on this store or partition");
+        bt_msgf(msg, msgcap, "bulk load: not possible on this store or partition");
         return NULL;
     }
     bt_kv_bulk *b = bt_calloc(1, sizeof *b);
     if (!b) {
-        set_msg(msg, msgcap, "bulk load: out of memory");
+        bt_msgf(msg, msgcap, "bulk load: out of memory");
         return NULL;
     }
     b->kv = kv;
@@ -529,7 +517,7 @@ static int r_bulk_ingest(bt_kv *kv_, bt_kv_bulk *b, char *msg, size_t msgcap)
 {
     rdb *kv = (rdb *)kv_;
     int rc = b->err;
-    if (rc) set_msg(msg, msgcap, "%s", b->errmsg);
+    if (rc) bt_msgf(msg, msgcap, "%s", b->errmsg);
     if (!rc) rc = refuse(kv, "bulk load", msg, msgcap);
     if (!rc && b->n) {
         char *err = NULL;
@@ -602,7 +590,7 @@ static int check_config(const bt_kv_config *cfg, char *msg, size_t msgcap)
     if (cfg->info_log_level < 0 || cfg->info_log_level > 4) bad = "info_log_level";
     if (cfg->block_cache_bytes > SIZE_MAX || cfg->write_buffer_bytes > SIZE_MAX) bad = "size";
     if (!bad) return 0;
-    set_msg(msg, msgcap, "rocksdb open: bad configuration value: %s", bad);
+    bt_msgf(msg, msgcap, "rocksdb open: bad configuration value: %s", bad);
     return BT_EINVAL;
 }
 
@@ -690,7 +678,7 @@ static int family_list(const char ***names, size_t *n, char ***existing, size_t 
     }
     *names = bt_malloc((BT_CF_COUNT + 1 + *nexisting) * sizeof **names);
     if (!*names) {
-        set_msg(msg, msgcap, "rocksdb open: out of memory");
+        bt_msgf(msg, msgcap, "rocksdb open: out of memory");
         return BT_ENOMEM;
     }
     size_t k = 0;
@@ -707,7 +695,7 @@ static int family_list(const char ***names, size_t *n, char ***existing, size_t 
     *n = k;
     for (int i = 0; i < BT_CF_COUNT && cfg->read_only; i++) {
         if (!have[i]) {
-            set_msg(msg, msgcap, "rocksdb open: read-only store lacks partition \"%s\"",
+            bt_msgf(msg, msgcap, "rocksdb open: read-only store lacks partition \"%s\"",
                     bt_cf_names[i]);
             return BT_ECORRUPT;
         }
@@ -750,7 +738,7 @@ static int open_db(rdb *kv, const char *path, const bt_kv_config *cfg, char *msg
     h = bt_calloc(n, sizeof *h);
     kv->other = bt_calloc(n - BT_CF_COUNT, sizeof *kv->other);
     if (!cfo || !h || !kv->other) {
-        set_msg(msg, msgcap, "rocksdb open: out of memory");
+        bt_msgf(msg, msgcap, "rocksdb open: out of memory");
         rc = BT_ENOMEM;
         goto out;
     }
@@ -800,7 +788,7 @@ static int check_exists(const char *path, const bt_kv_config *cfg, char *msg, si
     size_t n = strlen(path);
     char *cur = bt_malloc(n + sizeof "/CURRENT");
     if (!cur) {
-        set_msg(msg, msgcap, "rocksdb open: out of memory");
+        bt_msgf(msg, msgcap, "rocksdb open: out of memory");
         return BT_ENOMEM;
     }
     memcpy(cur, path, n);
@@ -808,7 +796,7 @@ static int check_exists(const char *path, const bt_kv_config *cfg, char *msg, si
     int rc = 0;
     struct stat st;
     if (stat(cur, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
-        set_msg(msg, msgcap, "rocksdb open %s: no store there (%s)", path,
+        bt_msgf(msg, msgcap, "rocksdb open %s: no store there (%s)", path,
                 cfg->read_only ? "read-only open" : "create_if_missing is off");
         rc = BT_EINVAL;
     }
@@ -822,7 +810,7 @@ int bt_kv_open_rocksdb(bt_kv **out, const char *path, const bt_kv_config *cfg, c
     *out = NULL;
     if (msg && msgcap) msg[0] = '\0';
     if (!path || !*path || !cfg) {
-        set_msg(msg, msgcap, "rocksdb open: no path or configuration");
+        bt_msgf(msg, msgcap, "rocksdb open: no path or configuration");
         return BT_EINVAL;
     }
     int rc = check_config(cfg, msg, msgcap);
@@ -831,7 +819,7 @@ int bt_kv_open_rocksdb(bt_kv **out, const char *path, const bt_kv_config *cfg, c
     if (rc) return rc;
     rdb *kv = bt_calloc(1, sizeof *kv);
     if (!kv) {
-        set_msg(msg, msgcap, "rocksdb open: out of memory");
+        bt_msgf(msg, msgcap, "rocksdb open: out of memory");
         return BT_ENOMEM;
     }
     kv->base.v = &rdb_vtbl;
