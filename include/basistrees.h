@@ -365,7 +365,7 @@ typedef enum bt_compression {
     BT_COMPRESS_ZSTD = 2
 } bt_compression;
 
-#define BT_DB_OPTIONS_VERSION 1
+#define BT_DB_OPTIONS_VERSION 2 /* 2: the retention fields */
 
 /* Options of bt_db_open.  Initialise with BT_DB_OPTIONS_INIT and change what
  * you need; the defaults are documented in docs/OPERATIONS.md.  A value out
@@ -395,6 +395,16 @@ typedef struct bt_db_options {
                                     node.  Recorded in the database; cannot
                                     be enabled later (BT_EINVAL) (0)         */
     int reserved;                /* 0 (keeps the struct free of padding)     */
+    unsigned checkpoint_keep;    /* retention: keep the newest N checkpoints  */
+    unsigned reserved2;          /* 0                                         */
+    uint64_t checkpoint_keep_ms; /* ... and/or those younger than this.  A
+                                    checkpoint (never the newest) is deleted
+                                    when it is outside every limit that is
+                                    set; both 0 (default): keep all          */
+    uint64_t oplog_keep_ms;      /* after each checkpoint, prune operations
+                                    older than this that no retained
+                                    checkpoint or recovery needs; 0 (default):
+                                    never prune automatically               */
 } bt_db_options;
 
 #define BT_DB_OPTIONS_INIT                                                        \
@@ -402,7 +412,7 @@ typedef struct bt_db_options {
      256ull << 20, 50000, 64ull << 20, 32ull << 20, 64ull << 20,                  \
      {BT_COMPRESS_LZ4, BT_COMPRESS_LZ4, BT_COMPRESS_LZ4, BT_COMPRESS_NONE,         \
       BT_COMPRESS_LZ4},                                                           \
-     3, 10, 3, NULL, 64ull << 20, 0, 0}
+     3, 10, 3, NULL, 64ull << 20, 0, 0, 0, 0, 0, 0}
 
 /* Checks an options block.  Returns 0, or BT_EINVAL and writes a message
  * naming the bad field into msg (capacity msgcap, may be NULL). */
@@ -494,7 +504,9 @@ BT_API int bt_txn_commit(bt_txn *txn, bt_commit_info *info);
 BT_API void bt_txn_abort(bt_txn *txn);
 
 /* Waits until commit commit_seq is durable (group mode; immediate in the
- * others).  Returns 0 or the sync error. */
+ * others: sync mode commits are durable when they return, mode none never
+ * promises it).  Returns 0, BT_EINVAL if commit_seq was never written by
+ * this handle's database, or the sync error. */
 BT_API int bt_db_wait_durable(bt_db *db, uint64_t commit_seq);
 
 /* ---- reads: safe from any number of threads, concurrently with a writer -- */
@@ -593,6 +605,410 @@ BT_API int bt_db_nodes_range(bt_db *db, const uint8_t from[BT_LABEL_LEN],
                              const uint8_t to[BT_LABEL_LEN],
                              int (*fn)(void *ctx, const char *tree, const bt_node_info *info),
                              void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Operations: logging, metrics, backup and restore                          */
+/* ------------------------------------------------------------------------ */
+
+/* ---- logging ------------------------------------------------------------ */
+
+/* The library reports what an operator should know (a database opened and
+ * what it replayed, a backup taken or failed, a compaction) through one
+ * process-wide log handler.  Without a handler, messages of level
+ * BT_LOG_WARN and above are written to stderr as "basistrees: LEVEL: text". */
+typedef enum bt_log_level {
+    BT_LOG_DEBUG = 0,
+    BT_LOG_INFO = 1,
+    BT_LOG_WARN = 2,
+    BT_LOG_ERROR = 3,
+    BT_LOG_OFF = 4 /* as a minimum level: deliver nothing */
+} bt_log_level;
+
+/* A log handler.  msg is one line (no newline, at most 1023 bytes), borrowed
+ * for the duration of the call.  It may be called from any thread (the
+ * background flusher, a metrics server thread), but never by two threads at
+ * once.  It must not call bt_log_set_handler. */
+typedef void (*bt_log_fn)(void *ctx, bt_log_level level, const char *msg);
+
+/* Installs fn (NULL: the default stderr handler) with its ctx, delivering
+ * messages of min_level and above (BT_LOG_OFF: none).  Returns once no call
+ * of the previous handler is running, so its ctx may then be freed.
+ * Thread-safe.  Returns 0 or BT_EINVAL (bad level). */
+BT_API int bt_log_set_handler(bt_log_fn fn, void *ctx, bt_log_level min_level);
+
+/* "debug", "info", "warn", "error", "off"; NULL for an invalid level. */
+BT_API const char *bt_log_level_name(bt_log_level level);
+
+/* Parses one of the names above (also "warning").  Returns 0 or BT_EINVAL. */
+BT_API int bt_log_level_parse(bt_log_level *out, const char *name);
+
+/* ---- metrics ------------------------------------------------------------ */
+
+/* The database's metrics in the Prometheus text exposition format (version
+ * 0.0.4): operation counts by type, commit / lookup / proof latency
+ * summaries (p50, p95, p99), node-cache bytes, loads and hit ratio, bytes
+ * and compression ratio per partition, the operation log's length and its
+ * unflushed tail, the last replay length, and what maintenance did (see
+ * docs/OPERATIONS.md "Metrics" for every name).  *out is a NUL-terminated
+ * string owned by the caller (bt_free), *out_len its length.  Safe from any
+ * thread, concurrently with the writer.  Errors: BT_ENOMEM. */
+BT_API int bt_db_metrics_text(char **out, size_t *out_len, bt_db *db);
+
+/* A small HTTP server that answers GET /metrics with bt_db_metrics_text
+ * (and 404 elsewhere), on its own thread, one request at a time (requests
+ * are bounded to 8 KiB and 2 s).  Lets an embedding program be scraped
+ * without writing its own endpoint. */
+typedef struct bt_metrics_server bt_metrics_server;
+
+/* Starts serving db on listen, "HOST:PORT" with a numeric IPv4 host
+ * ("127.0.0.1:9464"; port 0 picks a free port, see
+ * bt_metrics_server_port).  *out is owned by the caller: stop it with
+ * bt_metrics_server_stop BEFORE bt_db_close(db).  Errors: BT_EINVAL (bad
+ * address), BT_EBUSY (address in use), BT_EIO, BT_ENOMEM; a message goes to
+ * errmsg (capacity errmsg_cap, may be NULL). */
+BT_API int bt_metrics_server_start(bt_metrics_server **out, bt_db *db, const char *listen,
+                                   char *errmsg, size_t errmsg_cap);
+
+/* The TCP port the server listens on. */
+BT_API unsigned bt_metrics_server_port(const bt_metrics_server *s);
+
+/* Stops the server, waits for its thread and frees it.  NULL is a no-op. */
+BT_API void bt_metrics_server_stop(bt_metrics_server *s);
+
+/* ---- backup and restore ------------------------------------------------- */
+
+/* Backups live in a backup directory managed by RocksDB's BackupEngine:
+ * table files are shared between backups (each backup copies only the files
+ * the previous ones lack: incremental), every file is recorded with its
+ * size and checksum.  Beside them the library keeps one record per backup,
+ * bt-backup-<id>.rec (docs/FORMAT.md), with the committed state the backup
+ * holds (commit and operation sequence numbers, each tree's digest and key
+ * count), learnt by restoring the backup into a scratch directory and
+ * checking it.  Only one process may use a backup directory at a time
+ * (BT_EBUSY). */
+typedef struct bt_backup_info {
+    uint32_t id;            /* 1, 2, ... in creation order                  */
+    uint64_t timestamp;     /* creation time, Unix seconds                  */
+    uint64_t size_bytes;    /* bytes of the files this backup references    */
+    uint32_t files;         /* number of those files                        */
+    int verified;           /* 1: the record exists (the fields below are set) */
+    uint64_t commit_seq;    /* the committed state the backup restores to   */
+    uint64_t op_seq;
+    uint32_t trees;
+    uint8_t state_hash[BT_LABEL_LEN]; /* Blake2b-256 over every tree's name,
+                                         digest and count, in name order   */
+} bt_backup_info;
+
+/* Backs up db into backup_dir (created if missing) while commits go on:
+ * the backup holds exactly one committed state (some commit between the
+ * call and its return).  If verify is non-zero the backup is then restored
+ * into a scratch directory inside backup_dir, opened, every tree checked
+ * (bt_db_check), and the record written; without verify no record is
+ * written until bt_backup_verify.  *out (may be NULL) describes the new
+ * backup.  Errors: BT_ENOTSUP (in-memory engine or a read-only handle),
+ * BT_EBUSY (backup_dir in use), BT_EIO / BT_ENOSPC, BT_ECORRUPT (the
+ * verification failed: the backup is kept, see bt_backup_prune).  The
+ * message is in bt_db_errmsg.  Thread-safety: may run on any thread while
+ * other threads commit and read through db (it does not take the writer's
+ * lock; commits are not paused), but not concurrently with bt_db_close. */
+BT_API int bt_db_backup(bt_backup_info *out, bt_db *db, const char *backup_dir, int verify);
+
+/* The backups in backup_dir, oldest first.  *out is an array of *out_count
+ * entries owned by the caller (bt_free).  Errors: BT_ENOTFOUND (no backup
+ * directory), BT_EIO, BT_ENOMEM; message in errmsg (may be NULL). */
+BT_API int bt_backup_list(bt_backup_info **out, size_t *out_count, const char *backup_dir,
+                          char *errmsg, size_t errmsg_cap);
+
+/* Verifies backup id (0 = the newest): the engine's check of every file's
+ * size, then a full restore into a scratch directory, a check of every tree,
+ * and a comparison with the backup's record (written now if it had none).
+ * *out (may be NULL) receives the backup's description.  Errors:
+ * BT_ENOTFOUND (no such backup), BT_ECORRUPT (a file is missing or damaged,
+ * a tree fails its check, or the state differs from the record), BT_EBUSY,
+ * BT_EIO, BT_ENOMEM; message in errmsg (may be NULL). */
+BT_API int bt_backup_verify(bt_backup_info *out, const char *backup_dir, uint32_t id,
+                            char *errmsg, size_t errmsg_cap);
+
+/* Restores backup id (0 = the newest) into target_dir, which must not exist
+ * (a restore never writes over a database; BT_EEXISTS).  The files are
+ * restored into target_dir.restoring, the database is opened there (which
+ * checks it, replays its log and writes a fresh durability marker), every
+ * tree is checked, and the directory is renamed to target_dir only then.
+ * *out (may be NULL) receives the restored state.  Errors: BT_EEXISTS,
+ * BT_ENOTFOUND, BT_ECORRUPT, BT_EBUSY, BT_EIO, BT_ENOSPC, BT_ENOMEM;
+ * message in errmsg (may be NULL). */
+BT_API int bt_backup_restore(bt_backup_info *out, const char *backup_dir, uint32_t id,
+                             const char *target_dir, char *errmsg, size_t errmsg_cap);
+
+/* Retention: deletes every backup older than keep_seconds before now (Unix
+ * seconds; 0 = the current time), always keeping the keep_min newest
+ * (at least 1), and the records of deleted backups.  *out_removed (may be
+ * NULL) receives the count.  Errors as bt_backup_list. */
+BT_API int bt_backup_prune(uint32_t *out_removed, const char *backup_dir, uint64_t keep_seconds,
+                           uint32_t keep_min, uint64_t now, char *errmsg, size_t errmsg_cap);
+
+/* ------------------------------------------------------------------------ */
+/* Operation log, checkpoints, rollback, replay                              */
+/* ------------------------------------------------------------------------ */
+
+/* Every successful modifying operation is logged in the commit that makes
+ * it: op seq (gapless from 1), commit seq, timestamp, tree, type, key, new
+ * value, previous value, and the tree's digest after that commit.  Lookups
+ * and failed operations are not logged.  The log may be pruned below the
+ * oldest retained checkpoint (bt_db_oplog_prune); queries then start at
+ * bt_db_oplog_first(). */
+
+/* Sets the timestamp (ms since the Unix epoch) recorded for this
+ * transaction's operations; the default is the clock at bt_txn_begin. */
+BT_API void bt_txn_set_time(bt_txn *txn, uint64_t ts_ms);
+
+/* One logged operation, as the query functions pass it to their callback.
+ * Every pointer is borrowed: valid only during the callback. */
+typedef struct bt_oplog_entry {
+    uint64_t op_seq, commit_seq, ts_ms;
+    bt_op_type type;
+    const char *tree;                    /* tree name                       */
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *value;                /* Insert/Update/InsertOrUpdate    */
+    size_t value_len;
+    int has_prev;                        /* the key had a value before      */
+    const uint8_t *prev;
+    size_t prev_len;
+    uint8_t digest[BT_DIGEST_LEN];       /* the tree's digest after the commit */
+} bt_oplog_entry;
+
+/* Return non-zero from the callback to stop; that value is returned. */
+typedef int (*bt_oplog_fn)(void *ctx, const bt_oplog_entry *e);
+
+/* Calls fn for every logged operation with from_seq <= op_seq <= to_seq in
+ * sequence order (to_seq UINT64_MAX: to the end).  Returns 0, fn's value,
+ * BT_ENOTFOUND if from_seq was pruned (see bt_db_oplog_first),
+ * BT_ECORRUPT (a damaged record, with the place in the message), BT_EIO. */
+BT_API int bt_db_oplog_range(bt_db *db, uint64_t from_seq, uint64_t to_seq, bt_oplog_fn fn,
+                             void *ctx);
+
+/* Operations of the commits whose timestamp is in [from_ms, to_ms], in
+ * (timestamp, sequence) order, through the time index.  BT_ENOTSUP on a
+ * database created without op-log indexes (run `basis-trees migrate`). */
+BT_API int bt_db_oplog_time(bt_db *db, uint64_t from_ms, uint64_t to_ms, bt_oplog_fn fn,
+                            void *ctx);
+
+/* The retained history of one key of tree, oldest first, through the key
+ * index.  BT_ENOTFOUND: no such tree; BT_ENOTSUP as above. */
+BT_API int bt_db_oplog_key(bt_db *db, const char *tree, const uint8_t *key, size_t key_len,
+                           bt_oplog_fn fn, void *ctx);
+
+/* The first retained op seq (1 unless pruned; last op seq + 1 if the log
+ * is empty) and the last one. */
+BT_API int bt_db_oplog_bounds(uint64_t *out_first, uint64_t *out_last, bt_db *db);
+
+/* Builds the time and key indexes for the whole retained log and records
+ * that the database has them: for databases created before they existed
+ * (the queries above return BT_ENOTSUP there).  Safe to repeat; a crash
+ * midway leaves the database usable and the call can be run again.  No
+ * transaction may be open (BT_EBUSY).  *out_ops (may be NULL): operations
+ * indexed. */
+BT_API int bt_db_oplog_reindex(uint64_t *out_ops, bt_db *db);
+
+/* Writes operations from_seq..to_seq to the file descriptor fd (not closed):
+ * format 0 = JSON lines (docs/OPERATIONS.md "op-log export"), 1 = binary (the
+ * commit blocks as stored, framed: docs/FORMAT.md 4.4d), for audit tools
+ * and followers.  Returns 0 or an error (BT_EIO / BT_ENOSPC on a write
+ * error). */
+BT_API int bt_db_oplog_export(bt_db *db, int fd, int format, uint64_t from_seq, uint64_t to_seq);
+
+/* Deletes log blocks (and their index entries) that end at or before
+ * before_seq, but never one that recovery or a retained checkpoint needs:
+ * the bound is lowered to the oldest retained checkpoint's op seq and to
+ * every tree's last flushed op seq.  *out_pruned (may be NULL) receives the
+ * number of operations deleted.  Read-only handles: BT_EBADSTATE. */
+BT_API int bt_db_oplog_prune(uint64_t *out_pruned, bt_db *db, uint64_t before_seq);
+
+/* A checkpoint pins the committed version of every tree (the tracker's
+ * on-chain commitment): reads and proofs against it keep working while the
+ * head moves on, until it is deleted.  Creation writes the nodes changed
+ * since the last node flush and one record: O(changes), not O(tree). */
+#define BT_CHECKPOINT_LABEL_MAX 128
+
+typedef struct bt_checkpoint_tree {
+    char name[65];
+    uint8_t digest[BT_DIGEST_LEN];
+    uint64_t count;
+} bt_checkpoint_tree;
+
+typedef struct bt_checkpoint {
+    uint64_t id;            /* 1, 2, ... never reused                        */
+    uint64_t ts_ms;         /* when it was created                           */
+    uint64_t commit_seq;    /* last commit it contains                       */
+    uint64_t op_seq;        /* last operation it contains                    */
+    char label[BT_CHECKPOINT_LABEL_MAX + 1]; /* e.g. the Ergo transaction id */
+    size_t ntrees;
+    bt_checkpoint_tree *trees; /* ntrees entries, inside the same allocation */
+} bt_checkpoint;
+
+/* Creates a checkpoint of every tree's committed version.  label may be
+ * NULL; at most BT_CHECKPOINT_LABEL_MAX bytes of printable text.  Then
+ * applies the retention options (checkpoint_keep, checkpoint_keep_ms).
+ * Durable when it returns.  Returns 0 and *out_id (may be NULL), or
+ * BT_EBUSY (a transaction is open), BT_EINVAL (label), BT_EBADSTATE, I/O. */
+BT_API int bt_db_checkpoint_create(uint64_t *out_id, bt_db *db, const char *label);
+
+/* One checkpoint (id 0: the newest).  *out is one allocation owned by the
+ * caller (bt_free).  BT_ENOTFOUND if there is none. */
+BT_API int bt_db_checkpoint_get(bt_checkpoint **out, bt_db *db, uint64_t id);
+
+/* Every retained checkpoint, oldest first: *out is an array of *out_count
+ * entries in one allocation owned by the caller (bt_free(*out)). */
+BT_API int bt_db_checkpoint_list(bt_checkpoint **out, size_t *out_count, bt_db *db);
+
+/* Deletes a checkpoint; nodes only it kept are reclaimed in the same atomic
+ * batch.  BT_ENOTFOUND if there is no such checkpoint. */
+BT_API int bt_db_checkpoint_delete(bt_db *db, uint64_t id);
+
+/* Walks every tree of the checkpoint, loading every node and recomputing
+ * every label.  Returns 0, or BT_ECORRUPT with the tree and the first bad
+ * node in bt_db_errmsg. */
+BT_API int bt_db_checkpoint_validate(bt_db *db, uint64_t id);
+
+/* Rolls the head of every tree back to checkpoint id: later operations,
+ * later checkpoints and the nodes only they used are discarded, in one
+ * atomic, synced batch.  Afterwards the op seq and commit seq continue
+ * from the checkpoint's.  To keep the discarded operations, export them
+ * first (bt_db_oplog_export from checkpoint op_seq + 1).  Trees created
+ * after the checkpoint make it fail with BT_EBADSTATE.  No transaction may
+ * be open (BT_EBUSY). */
+BT_API int bt_db_rollback(bt_db *db, uint64_t checkpoint_id);
+
+/* Reads against a checkpoint: as bt_db_digest / bt_db_count / bt_db_get /
+ * bt_db_prove / bt_db_check, on the version checkpoint_id pinned (0: the
+ * head).  BT_ENOTFOUND if there is no such checkpoint, or if the tree is not
+ * in it.  Safe from any thread while the writer commits. */
+BT_API int bt_db_digest_at(uint8_t out[BT_DIGEST_LEN], bt_db *db, const char *tree,
+                           uint64_t checkpoint_id);
+BT_API int bt_db_count_at(uint64_t *out, bt_db *db, const char *tree, uint64_t checkpoint_id);
+BT_API int bt_db_get_at(uint8_t **out_value, size_t *out_len, bt_db *db, const char *tree,
+                        uint64_t checkpoint_id, const uint8_t *key, size_t key_len);
+BT_API int bt_db_prove_at(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_DIGEST_LEN],
+                          bt_result *results, bt_db *db, const char *tree,
+                          uint64_t checkpoint_id, const bt_op *ops, size_t n);
+
+/* Upgrading a database written by an older version of the library to the
+ * current on-disk format (docs/OPERATIONS.md "Format upgrades").  Opening
+ * an older format fails with BT_EINVAL and a message naming this. */
+typedef struct bt_upgrade_info {
+    unsigned from_format, to_format;
+    int already_current;        /* 1: nothing was done                       */
+    size_t trees;
+    uint64_t ops;               /* last op seq (equal before and after)      */
+    uint64_t ops_indexed;       /* op-log index entries built                */
+    uint64_t bytes_copied;
+    char original_kept_at[4200]; /* where the untouched original now is      */
+} bt_upgrade_info;
+
+/* Upgrades the database at path: holds its writer lock throughout (no
+ * writer may have it open: BT_EBUSY), copies it to PATH.migrating, upgrades
+ * the copy, validates it against the original (every tree's digest and
+ * count, the commit and op sequence numbers, the checkpoints; every tree
+ * fully checked) and only then swaps: the original is renamed to
+ * PATH.format<N>-<unix time> and kept; delete it once satisfied.  Nothing
+ * is changed if any step fails (the copy is removed).  *out may be NULL;
+ * errmsg (capacity errmsg_cap, may be NULL) receives a message on failure. */
+BT_API int bt_db_upgrade(bt_upgrade_info *out, const char *path, char *errmsg, size_t errmsg_cap);
+
+/* What a replay did. */
+typedef struct bt_replay_info {
+    uint64_t commits, ops;           /* replayed                             */
+    uint64_t last_op_seq, last_commit_seq, last_ts_ms;
+    double seconds;
+} bt_replay_info;
+
+/* Rebuilds every tree from the operation log, from empty, checking after
+ * each commit that the digests the log recorded are reproduced, up to and
+ * including op seq upto_seq (UINT64_MAX: everything) and only commits with
+ * timestamp <= upto_ms (UINT64_MAX: no limit); the replay stops at the
+ * first commit beyond either bound.  If target_path is non-NULL the result
+ * is written into a NEW database there (opened with target_opts, may be
+ * NULL; it must not exist yet: BT_EEXISTS), with the same trees, the same
+ * operations and the same sequence numbers; otherwise the replay only
+ * verifies.  Needs the log from op 1 (BT_ENOTFOUND if it was pruned).
+ * Returns 0 or BT_ECORRUPT (a digest was not reproduced: which commit and
+ * tree in the message). */
+BT_API int bt_db_replay(bt_replay_info *out, bt_db *db, const char *target_path,
+                        const bt_db_options *target_opts, uint64_t upto_seq, uint64_t upto_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Snapshots: export and import of one tree version                          */
+/* ------------------------------------------------------------------------ */
+
+/* A snapshot is a portable file holding one version of one tree: its
+ * parameters, digest, key count and height, then every node in a fixed
+ * order, zstd-compressed in chunks of at most 1 MiB, a CRC-32 per chunk and
+ * one over the whole body (docs/FORMAT.md section 5).  Importing it
+ * reproduces the exact tree -- the same shape, so the same digest (which
+ * depends on the insertion history, not only on the contents) and the same
+ * proofs.  Labels are not stored: import recomputes every one, checks key
+ * order, balances and heights, and accepts the file only if the rebuilt
+ * root equals the digest in its header.  A damaged, truncated or lying file
+ * is rejected with BT_ECORRUPT and a message saying where; nothing is
+ * imported.  Export streams (memory: one chunk plus one root-to-leaf path);
+ * import holds the rebuilt tree in memory (about 250 bytes per key) and
+ * refuses headers that declare more keys than 16 per byte of file. */
+typedef struct bt_snapshot_info {
+    bt_params params;
+    uint8_t digest[BT_DIGEST_LEN];
+    unsigned height;
+    uint64_t count;          /* keys                                        */
+    uint64_t nodes;          /* 2 x count + 1                               */
+    uint64_t checkpoint_id;  /* the exported checkpoint (0: the head)       */
+    uint64_t file_bytes;     /* size of the snapshot file                   */
+} bt_snapshot_info;
+
+/* Writes the version of tree named by checkpoint_id (0: the last committed
+ * version) to the file path, replacing it atomically (written to
+ * "path.tmp-PID", synced, renamed).  Runs as a reader: commits go on.
+ * *out (may be NULL) describes the snapshot.  Returns 0, or:
+ *   BT_ENOTFOUND  no such tree, no checkpoint checkpoint_id, or the tree is
+ *                 not in that checkpoint
+ *   BT_ECORRUPT   a stored node failed its check while being read
+ *   BT_EIO / BT_ENOSPC / BT_ENOMEM / BT_EINVAL (NULL tree or path)
+ * The message is in bt_db_errmsg. */
+BT_API int bt_db_export(bt_snapshot_info *out, bt_db *db, const char *tree,
+                        uint64_t checkpoint_id, const char *path);
+
+/* Creates the NEW tree `tree` from the snapshot file at path, with the
+ * snapshot's parameters and exact shape.  The file is read and verified
+ * completely before anything is written; then the nodes are written as a
+ * node flush writes them and one logged batch adds the tree: when this
+ * returns 0 the tree is durable (D2: its nodes are stored, it has no
+ * operations to replay), and a crash at any point leaves either no tree
+ * or the whole tree.  Commits wait while the nodes are written; a
+ * transaction must not be open.  *out (may be NULL) describes the
+ * snapshot.  Returns 0, or:
+ *   BT_EEXISTS    a tree of that name exists
+ *   BT_EINVAL     bad tree name
+ *   BT_ENOTFOUND  no file at path
+ *   BT_ECORRUPT   the file is damaged or inconsistent (nothing imported)
+ *   BT_EBUSY      a transaction is open
+ *   BT_EBADSTATE  read-only or failed handle
+ *   BT_EIO / BT_ENOSPC / BT_ENOMEM
+ * The message is in bt_db_errmsg. */
+BT_API int bt_db_import(bt_snapshot_info *out, bt_db *db, const char *tree, const char *path);
+
+/* In-memory forms, for the bt_tree prover (and bindings): the snapshot of
+ * the tree's current state (operations since the last proof included; the
+ * tree is not changed) as one buffer, *out owned by the caller (bt_free).
+ * Errors: BT_ENOMEM, or a node source's error for lazily loaded trees
+ * (message in bt_tree_errmsg). */
+BT_API int bt_tree_export_mem(uint8_t **out, size_t *out_len, bt_tree *tree);
+
+/* A new tree (owned by the caller, bt_tree_free) rebuilt from snapshot
+ * bytes, which are only read during the call.  Returns 0, or BT_ECORRUPT
+ * (any problem with the bytes; *out is NULL and errmsg, capacity
+ * errmsg_cap, may be NULL, says what), BT_EINVAL (data NULL with len > 0),
+ * BT_ENOMEM. */
+BT_API int bt_tree_import_mem(bt_tree **out, const uint8_t *data, size_t len, char *errmsg,
+                              size_t errmsg_cap);
 
 /* ------------------------------------------------------------------------ */
 /* Basis encodings                                                           */

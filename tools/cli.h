@@ -25,7 +25,12 @@
 /* Commands (argv[0] is the command's own name). */
 int cmd_vectors(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+/* progress.c: an activity line on stderr while a long command runs (tty only). */
+void cli_progress_start(const char *label);
+void cli_progress_stop(void);
+
 int cmd_demo(int argc, char **argv);
+int cmd_demo_day(int argc, char **argv); /* demo_day.c: demo DIR */
 /* database commands (db_cmds.c) */
 int cmd_init(int argc, char **argv);
 int cmd_tree(int argc, char **argv);
@@ -38,6 +43,9 @@ int cmd_db_check(int argc, char **argv);
 int cmd_flush(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
 int cmd_nodes(int argc, char **argv);
+int cmd_log(int argc, char **argv);        /* history_cmds.c */
+int cmd_checkpoint(int argc, char **argv); /* history_cmds.c */
+int cmd_replay(int argc, char **argv);     /* history_cmds.c */
 
 /* Prints "basis-trees: <message>\n" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -44,7 +44,8 @@ enum {
     A_WHATIF = 1 << 4,    /* --whatif FILE                                 */
     A_FLAGS = 1 << 5,     /* --flags N                                     */
     A_PARAMS = 1 << 6,    /* --key-len, --values, --value-max              */
-    A_MULTITREE = 1 << 7  /* --tree starts a tree spec; params follow it   */
+    A_MULTITREE = 1 << 7, /* --tree starts a tree spec; params follow it   */
+    A_CKPT = 1 << 8       /* --checkpoint ID                               */
 };
 
 typedef struct tree_spec {
@@ -60,6 +61,7 @@ typedef struct cmd_args {
     const char *proof_dir;
     const char *whatif;
     uint64_t flags;
+    uint64_t checkpoint; /* 0: the head */
     tree_spec specs[MAX_TREE_SPECS];
     size_t nspecs;
     char **pos; /* positional arguments */
@@ -90,10 +92,11 @@ static int parse_args(cmd_args *a, int argc, char **argv, unsigned allowed, cons
         {"whatif", required_argument, NULL, 'w'},   {"flags", required_argument, NULL, 'f'},
         {"key-len", required_argument, NULL, 'k'},  {"values", required_argument, NULL, 'v'},
         {"value-max", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {"checkpoint", required_argument, NULL, 'C'},
         DBOPT_LONGOPTS,                             {NULL, 0, NULL, 0}};
     static const struct { int opt; unsigned need; } needs[] = {
         {'T', A_TREE | A_MULTITREE}, {'j', A_JSON}, {'b', A_BATCH}, {'P', A_PROOFDIR},
-        {'w', A_WHATIF}, {'f', A_FLAGS}, {'k', A_PARAMS}, {'v', A_PARAMS}, {'m', A_PARAMS}};
+        {'w', A_WHATIF}, {'f', A_FLAGS}, {'k', A_PARAMS}, {'v', A_PARAMS}, {'m', A_PARAMS}, {'C', A_CKPT}};
     const bt_params defaults = BT_PARAMS_INIT;
     int opt, taken;
     uint64_t num;
@@ -139,6 +142,10 @@ static int parse_args(cmd_args *a, int argc, char **argv, unsigned allowed, cons
             }
             break;
         case 'j': a->json = 1; break;
+        case 'C':
+            if (cli_parse_u64(&a->checkpoint, optarg) != 0 || a->checkpoint == 0)
+                return cli_usage_error(command, "--checkpoint wants an id >= 1, not '%s'", optarg);
+            break;
         case 'P': a->proof_dir = optarg; break;
         case 'w': a->whatif = optarg; break;
         case 'b':
@@ -765,10 +772,12 @@ int cmd_apply(int argc, char **argv)
 /* ---- get / prove / root ---------------------------------------------------- */
 
 static const char get_usage[] =
-    "usage: " CLI_NAME " get DIR [--tree NAME] KEYHEX [--json] [DATABASE OPTIONS]\n"
+    "usage: " CLI_NAME " get DIR [--tree NAME] [--checkpoint ID] KEYHEX [--json]\n"
+    "                    [DATABASE OPTIONS]\n"
     "\n"
     "Prints the value stored under KEYHEX (hex) in the last committed version of\n"
-    "the tree.  Exit status 1 if the key is absent.\n"
+    "the tree, or in the version checkpoint ID pinned.  Exit status 1 if the key\n"
+    "is absent.\n"
     "\n" DBOPT_HELP;
 
 int cmd_get(int argc, char **argv)
@@ -778,7 +787,7 @@ int cmd_get(int argc, char **argv)
     const char *tree = NULL;
     uint8_t *key = NULL, *value = NULL;
     size_t key_len = 0, value_len = 0;
-    int rc = begin(&db, &a, argc, argv, A_TREE | A_JSON, 2, 2, "DIR and KEYHEX", 0, "get",
+    int rc = begin(&db, &a, argc, argv, A_TREE | A_JSON | A_CKPT, 2, 2, "DIR and KEYHEX", 0, "get",
                    get_usage);
     if (rc >= 0)
         return rc;
@@ -789,7 +798,7 @@ int cmd_get(int argc, char **argv)
         return cli_usage_error("get", "KEYHEX is not hex: '%s'", a.pos[1]);
     }
     int status = CLI_OK;
-    rc = bt_db_get(&value, &value_len, db, tree, key, key_len);
+    rc = bt_db_get_at(&value, &value_len, db, tree, a.checkpoint, key, key_len);
     if (rc == 0 || rc == BT_ENOTFOUND) {
         if (a.json) {
             json_t *o = json_pack("{s:s,s:s,s:b}", "tree", tree, "key", a.pos[1], "found", rc == 0);
@@ -812,10 +821,12 @@ int cmd_get(int argc, char **argv)
 }
 
 static const char prove_usage[] =
-    "usage: " CLI_NAME " prove DIR [--tree NAME] KEYHEX... [--json] [DATABASE OPTIONS]\n"
-    "       " CLI_NAME " prove DIR [--tree NAME] --whatif FILE|- [--json] [DATABASE OPTIONS]\n"
+    "usage: " CLI_NAME " prove DIR [--tree NAME] [--checkpoint ID] KEYHEX... [--json]\n"
+    "       " CLI_NAME " prove DIR [--tree NAME] [--checkpoint ID] --whatif FILE|- [--json]\n"
+    "                      [DATABASE OPTIONS]\n"
     "\n"
-    "Proves lookups of the keys against the tree's last committed digest\n"
+    "Proves lookups of the keys against the tree's last committed digest (or the\n"
+    "digest of checkpoint ID: the redemption path)\n"
     "(membership or non-membership), or, with --whatif, the operations of FILE\n"
     "(JSON lines as for 'apply') without changing the tree.  Prints the start\n"
     "digest, the proof (hex), the digest the operations lead to, and one result\n"
@@ -833,7 +844,8 @@ int cmd_prove(int argc, char **argv)
     uint8_t start[BT_DIGEST_LEN], end[BT_DIGEST_LEN], *proof = NULL;
     size_t proof_len = 0;
     bt_result *res = NULL;
-    int rc = begin(&db, &a, argc, argv, A_TREE | A_JSON | A_WHATIF, 1, -1, "DIR", 0, "prove",
+    int rc = begin(&db, &a, argc, argv, A_TREE | A_JSON | A_WHATIF | A_CKPT, 1, -1, "DIR", 0,
+                   "prove",
                    prove_usage);
     if (rc >= 0)
         return rc;
@@ -870,8 +882,9 @@ int cmd_prove(int argc, char **argv)
         cli_error("prove: out of memory");
         goto done;
     }
-    if ((rc = bt_db_digest(start, db, tree)) != 0 ||
-        (rc = bt_db_prove(&proof, &proof_len, end, res, db, tree, ops.ops, ops.n)) != 0) {
+    if ((rc = bt_db_digest_at(start, db, tree, a.checkpoint)) != 0 ||
+        (rc = bt_db_prove_at(&proof, &proof_len, end, res, db, tree, a.checkpoint, ops.ops,
+                             ops.n)) != 0) {
         db_fail(db, "prove", "bt_db_prove", rc);
         goto done;
     }
@@ -1072,7 +1085,7 @@ int cmd_db_check(int argc, char **argv)
 }
 
 static const char flush_usage[] =
-    "usage: " CLI_NAME " flush DIR [DATABASE OPTIONS]\n"
+    "usage: " CLI_NAME " flush DIR [--json] [DATABASE OPTIONS]\n"
     "\n"
     "Writes every tree's new nodes to the nodes partition (so that the next open\n"
     "replays nothing) and syncs.  Normally not needed: the library flushes every\n"
@@ -1080,7 +1093,7 @@ static const char flush_usage[] =
     "\n" DBOPT_HELP;
 
 static const char compact_usage[] =
-    "usage: " CLI_NAME " compact DIR [DATABASE OPTIONS]\n"
+    "usage: " CLI_NAME " compact DIR [--json] [DATABASE OPTIONS]\n"
     "\n"
     "Compacts every partition of the database, reclaiming the space of deleted\n"
     "nodes, and prints the approximate partition sizes before and after.\n"

@@ -33,6 +33,7 @@
 
 static const char demo_usage[] =
     "usage: " CLI_NAME " demo [--keys N] [--batches B] [--json]\n"
+    "       " CLI_NAME " demo DIR [...]   a tracker's day on a data directory (demo DIR --help)\n"
     "\n"
     "Builds a Basis tracker tree: derives N note keys from deterministic fake\n"
     "public keys, inserts their debts in B batches, proves every batch and checks\n"
@@ -318,6 +319,9 @@ static int run_demo(demo *d)
 
 int cmd_demo(int argc, char **argv)
 {
+    /* demo DIR: the tracker's day on a data directory (demo_day.c) */
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] != '-') return cmd_demo_day(argc, argv);
     static const struct option longopts[] = {
         {"keys", required_argument, NULL, 'k'}, {"batches", required_argument, NULL, 'b'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};

@@ -21,6 +21,7 @@
 #include <basistrees.h>
 
 #include "cli.h"
+#include "ops_cmds.h"
 
 static const char main_usage[] =
     "usage: " CLI_NAME " COMMAND [OPTIONS]\n"
@@ -32,7 +33,9 @@ static const char main_usage[] =
     "                         (--db DIR: through a database)\n"
     "  vectors big [OPTIONS]  run the large deterministic scenario, print one JSON line\n"
     "  verify [OPTIONS]       verify a batch proof against a starting digest\n"
-    "  demo [OPTIONS]         Basis tracker-tree demo: batches, proofs, what-if, R5 register\n"
+    "  demo DIR [OPTIONS]     a tracker's day on data directory DIR (make run): updates,\n"
+    "                         commitments, redemption proofs, reopen, backup, restore\n"
+    "  demo [OPTIONS]         the in-memory tree demo: batches, proofs, what-if, R5 register\n"
     "  version                print the library version\n"
     "\n"
     "Database commands (a database is a directory of named trees; see\n"
@@ -45,7 +48,23 @@ static const char main_usage[] =
     "  root DIR [--tree NAME]                                      digests and registers\n"
     "  stats DIR | check DIR | flush DIR | compact DIR             operations\n"
     "  nodes DIR [FROM [TO]]                stored nodes by label (label index)\n"
+    "  log DIR [--from/--to SEQ | --since/--until MS | --tree T --key K | --export F]\n"
+    "                                       the operation log; `log prune DIR --before SEQ`\n"
+    "  checkpoint create|list|show|validate|rollback|delete DIR [ID]\n"
+    "                                       pinned versions (on-chain commitments)\n"
+    "  replay DIR [--into NEWDIR] [--to-seq N] [--to-time MS]\n"
+    "                                       verify the log; point-in-time rebuild\n"
+    "  export DIR --tree NAME [--checkpoint ID] FILE | import DIR --tree NAME FILE\n"
+    "                                       snapshot files of one tree version\n"
     "These accept --json, --config FILE and overrides such as --durability.\n"
+    "\n"
+    "Operations (docs/OPERATIONS.md):\n"
+    "  backup create|list|verify|restore|prune ...  online backups and restore\n"
+    "  stats DIR --prometheus | serve-metrics DIR --listen HOST:PORT   metrics\n"
+    "  maintain DIR --backup-dir D ...   scheduled compaction, backup, retention\n"
+    "  migrate --tracker FILE | --reserve FILE ...   rebuild from upstream data\n"
+    "  bench [--profile quick|full] ...  measure against the upstream storage layer\n"
+    "  --log-level debug|info|warn|error|off (anywhere): library log on stderr\n"
     "  help [COMMAND]         this text, or a command's own help\n"
     "\n"
     "Every command accepts --help.  Exit status: 0 ok, 1 failure, 2 usage error.\n";
@@ -156,6 +175,9 @@ struct command {
     int (*run)(int argc, char **argv);
 };
 
+int cmd_bench(int argc, char **argv); /* tools/bench_cmd.c */
+int cmd_export(int argc, char **argv); /* tools/snapshot_cmds.c */
+int cmd_import(int argc, char **argv);
 static const struct command commands[] = {
     {"vectors", cmd_vectors},
     {"verify", cmd_verify},
@@ -167,11 +189,21 @@ static const struct command commands[] = {
     {"get", cmd_get},
     {"prove", cmd_prove},
     {"root", cmd_root},
-    {"stats", cmd_stats},
+    {"stats", cmd_stats_dispatch},
     {"check", cmd_db_check},
     {"flush", cmd_flush},
     {"compact", cmd_compact},
     {"nodes", cmd_nodes},
+    {"log", cmd_log},
+    {"checkpoint", cmd_checkpoint},
+    {"replay", cmd_replay},
+    {"export", cmd_export},
+    {"import", cmd_import},
+    {"backup", cmd_backup},
+    {"serve-metrics", cmd_serve_metrics},
+    {"maintain", cmd_maintain},
+    {"migrate", cmd_migrate},
+    {"bench", cmd_bench},
 };
 
 static const struct command *find_command(const char *name)
@@ -184,6 +216,8 @@ static const struct command *find_command(const char *name)
 
 int main(int argc, char **argv)
 {
+    if (cli_log_setup(&argc, argv) != CLI_OK)
+        return CLI_USAGE;
     if (argc < 2) {
         fputs(main_usage, stderr);
         return CLI_USAGE;
@@ -210,5 +244,16 @@ int main(int argc, char **argv)
         cli_error("unknown command '%s' (try '" CLI_NAME " --help')", argv[1]);
         return CLI_USAGE;
     }
-    return c->run(argc - 1, argv + 1);
+    /* commands that can run for more than a second show an activity line
+     * on a terminal (never when asked for help or for the demo's table) */
+    static const char *const long_running[] = {"import", "export", "replay", "check", "backup",
+                                               "migrate", "compact", "apply", "vectors", "bench"};
+    int show = 0;
+    for (size_t i = 0; i < sizeof long_running / sizeof long_running[0]; i++)
+        show |= strcmp(argv[1], long_running[i]) == 0;
+    for (int i = 2; i < argc; i++) show &= !is_help(argv[i]);
+    if (show) cli_progress_start(argv[1]);
+    int status = c->run(argc - 1, argv + 1);
+    cli_progress_stop();
+    return status;
 }

@@ -461,6 +461,114 @@ int bt_rec_node_decode(bt_rec_node *v, const uint8_t *p, size_t n, unsigned klen
     return r_end(&x);
 }
 
+/* ---- checkpoints --------------------------------------------------------------- */
+
+#define CKPT_TREE_LEN (4 + 8 + BT_DIGEST_LEN + 8)
+
+int bt_rec_ckpt_encode(bt_buf *b, const bt_rec_ckpt *v, const bt_rec_ckpt_tree *trees)
+{
+    if (v->label_len > BT_CKPT_LABEL_MAX || v->ntrees > BT_CKPT_TREES_MAX) return BT_EINVAL;
+    w x;
+    w_begin(&x, b);
+    w_u64(&x, v->id);
+    w_u64(&x, v->ts_ms);
+    w_u64(&x, v->commit_seq);
+    w_u64(&x, v->op_seq);
+    w_u64(&x, v->frontier);
+    w_u8(&x, v->label_len);
+    w_bytes(&x, v->label, v->label_len);
+    w_u16(&x, v->ntrees);
+    for (unsigned i = 0; i < v->ntrees; i++) {
+        w_u32(&x, trees[i].tree_id);
+        w_u64(&x, trees[i].root_id);
+        w_bytes(&x, trees[i].digest, BT_DIGEST_LEN);
+        w_u64(&x, trees[i].count);
+    }
+    return w_end(&x);
+}
+
+int bt_rec_ckpt_decode(bt_rec_ckpt *v, const uint8_t *p, size_t n)
+{
+    r x;
+    if (r_begin(&x, p, n)) return BT_ECORRUPT;
+    v->id = r_u64(&x);
+    v->ts_ms = r_u64(&x);
+    v->commit_seq = r_u64(&x);
+    v->op_seq = r_u64(&x);
+    v->frontier = r_u64(&x);
+    v->label_len = r_u8(&x);
+    if (v->label_len > BT_CKPT_LABEL_MAX) return BT_ECORRUPT;
+    const uint8_t *l = r_bytes(&x, v->label_len);
+    if (l) memcpy(v->label, l, v->label_len);
+    v->label[l ? v->label_len : 0] = 0;
+    v->ntrees = r_u16(&x);
+    if (v->ntrees > BT_CKPT_TREES_MAX) return BT_ECORRUPT;
+    v->trees = r_bytes(&x, (size_t)v->ntrees * CKPT_TREE_LEN);
+    if (x.bad) return BT_ECORRUPT;
+    if (memchr(v->label, 0, v->label_len)) return BT_ECORRUPT;
+    return r_end(&x);
+}
+
+void bt_rec_ckpt_tree_at(bt_rec_ckpt_tree *out, const bt_rec_ckpt *v, unsigned i)
+{
+    const uint8_t *q = v->trees + (size_t)i * CKPT_TREE_LEN;
+    out->tree_id = bt_load_u32be(q);
+    out->root_id = bt_load_u64be(q + 4);
+    memcpy(out->digest, q + 12, BT_DIGEST_LEN);
+    out->count = bt_load_u64be(q + 12 + BT_DIGEST_LEN);
+}
+
+int bt_rec_orphan_encode(bt_buf *b, uint32_t tree_id, const uint8_t label[32])
+{
+    w x;
+    w_begin(&x, b);
+    w_u32(&x, tree_id);
+    w_bytes(&x, label, 32);
+    return w_end(&x);
+}
+
+int bt_rec_orphan_decode(uint32_t *tree_id, uint8_t label[32], const uint8_t *p, size_t n)
+{
+    r x;
+    if (r_begin(&x, p, n)) return BT_ECORRUPT;
+    *tree_id = r_u32(&x);
+    const uint8_t *l = r_bytes(&x, 32);
+    if (l) memcpy(label, l, 32);
+    return r_end(&x);
+}
+
+int bt_rec_u64_encode(bt_buf *b, uint64_t v)
+{
+    w x;
+    w_begin(&x, b);
+    w_u64(&x, v);
+    return w_end(&x);
+}
+
+int bt_rec_u64_decode(uint64_t *v, const uint8_t *p, size_t n)
+{
+    r x;
+    if (r_begin(&x, p, n)) return BT_ECORRUPT;
+    *v = r_u64(&x);
+    return r_end(&x);
+}
+
+int bt_rec_u32_encode(bt_buf *b, uint32_t v)
+{
+    w x;
+    w_begin(&x, b);
+    w_u32(&x, v);
+    return w_end(&x);
+}
+
+int bt_rec_u32_decode(uint32_t *v, const uint8_t *p, size_t n)
+{
+    r x;
+    if (r_begin(&x, p, n)) return BT_ECORRUPT;
+    *v = r_u32(&x);
+    return r_end(&x);
+}
+
 size_t bt_key_u64(uint8_t out[9], char prefix, uint64_t v)
 {
     size_t n = 0;

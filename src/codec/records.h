@@ -13,7 +13,8 @@
 #include <stdint.h>
 
 #define BT_REC_VERSION 1
-#define BT_FORMAT_VERSION 1
+#define BT_FORMAT_VERSION 2 /* 2: op-log indexes, checkpoints (FORMAT.md 4.4b-c) */
+#define BT_FORMAT_OLDEST 1  /* opened only by the migration (bt_db_upgrade) */
 #define BT_TREE_NAME_MAX 64
 
 /* CRC-32 (zlib) of a byte range. */
@@ -56,6 +57,7 @@ typedef struct bt_rec_root {
 
 /* Features fixed when the database is created (FORMAT.md 4.1). */
 #define BT_FEATURE_LABEL_INDEX 1u
+#define BT_FEATURE_OPLOG_INDEX 2u /* T and K entries in `indexes` (4.4b) */
 int bt_rec_features_encode(bt_buf *b, uint32_t features);
 int bt_rec_features_decode(uint32_t *features, const uint8_t *p, size_t n);
 
@@ -132,6 +134,37 @@ typedef struct bt_rec_node {
 /* fixed_vlen: BT_VALUE_VARIABLE or the fixed length the value must have. */
 int bt_rec_node_decode(bt_rec_node *r, const uint8_t *p, size_t n, unsigned klen,
                        uint32_t fixed_vlen);
+
+/* Checkpoints (FORMAT.md 4.4c). */
+#define BT_CKPT_LABEL_MAX 128
+#define BT_CKPT_TREES_MAX 4096
+typedef struct bt_rec_ckpt_tree {
+    uint32_t tree_id;
+    uint64_t root_id;
+    uint8_t digest[BT_DIGEST_LEN];
+    uint64_t count;
+} bt_rec_ckpt_tree;
+
+typedef struct bt_rec_ckpt {
+    uint64_t id, ts_ms, commit_seq, op_seq, frontier;
+    uint8_t label_len;
+    char label[BT_CKPT_LABEL_MAX + 1]; /* NUL-terminated copy */
+    uint16_t ntrees;
+    const uint8_t *trees; /* decode: ntrees x 53 bytes, read with _tree_at */
+} bt_rec_ckpt;
+
+int bt_rec_ckpt_encode(bt_buf *b, const bt_rec_ckpt *r, const bt_rec_ckpt_tree *trees);
+int bt_rec_ckpt_decode(bt_rec_ckpt *r, const uint8_t *p, size_t n);
+void bt_rec_ckpt_tree_at(bt_rec_ckpt_tree *out, const bt_rec_ckpt *r, unsigned i);
+
+int bt_rec_orphan_encode(bt_buf *b, uint32_t tree_id, const uint8_t label[32]);
+int bt_rec_orphan_decode(uint32_t *tree_id, uint8_t label[32], const uint8_t *p, size_t n);
+
+/* Small metadata records holding one integer: `ckpt` (u64), `epoch` (u32). */
+int bt_rec_u64_encode(bt_buf *b, uint64_t v);
+int bt_rec_u64_decode(uint64_t *v, const uint8_t *p, size_t n);
+int bt_rec_u32_encode(bt_buf *b, uint32_t v);
+int bt_rec_u32_decode(uint32_t *v, const uint8_t *p, size_t n);
 
 /* Keys. */
 size_t bt_key_u64(uint8_t out[9], char prefix, uint64_t v); /* prefix 0: no prefix */

@@ -55,6 +55,11 @@ int bt_txn_begin(bt_txn **out, bt_db *db)
     return rc;
 }
 
+void bt_txn_set_time(bt_txn *t, uint64_t ts_ms)
+{
+    if (t) t->ts_ms = ts_ms;
+}
+
 static void txn_free(bt_txn *t)
 {
     bt_db *db = t->db;
@@ -117,6 +122,7 @@ int bt_txn_apply(bt_txn *t, const char *tree, const bt_op *ops, size_t n, bt_res
         t->failed = rc;
         return bt_db__set_msg(rc, "tree %s: %s", tree, bt_tree_errmsg(dt->t));
     }
+    bt_db__metrics_txn_ops(&db->metrics, ops, results, n);
     for (size_t i = 0; i < n; i++) {
         if (!logged(&ops[i], &results[i])) continue;
         rc = bt_rec_op_append(&t->ops, ops[i].type, dt->id, ops[i].key, dt->p.key_len, ops[i].value,
@@ -128,6 +134,9 @@ int bt_txn_apply(bt_txn *t, const char *tree, const bt_op *ops, size_t n, bt_res
         }
         t->nops++;
         dt->txn_ops++;
+        if (db->features & BT_FEATURE_OPLOG_INDEX)
+            bt_db__oplog_index_op(db, t->batch, dt->id, ops[i].key, dt->p.key_len,
+                                  db->meta.op_seq + t->nops);
     }
     return 0;
 }
@@ -213,6 +222,8 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
         rc = bt_rec_block_encode(&t->rec, commit_seq, db->meta.op_seq + 1, (uint32_t)t->nops,
                                  t->ts_ms, ct, nct, t->ops.data, t->ops.len);
         if (!rc) db->kv->v->batch_put(t->batch, BT_CF_OPS, k, 9, t->rec.data, t->rec.len);
+        if (!rc && (db->features & BT_FEATURE_OPLOG_INDEX))
+            bt_db__oplog_index_commit(db, t->batch, t->ts_ms, db->meta.op_seq + 1);
         t->rec.len = 0;
         if (!rc) rc = bt_rec_commit_meta_encode(&t->rec, &m);
         if (!rc) db->kv->v->batch_put(t->batch, BT_CF_META, "commit", 6, t->rec.data, t->rec.len);
@@ -292,6 +303,8 @@ typedef struct flushctx {
     bt_buf rec;
     bt_ptrset frontier; /* ids of stored nodes the new versions still use */
     uint64_t written, deleted;
+    uint64_t pin_id, pin_frontier; /* newest checkpoint (D8) */
+    uint64_t pinned;
 } flushctx;
 
 static int frontier_add(flushctx *f, uint64_t id)
@@ -355,15 +368,27 @@ static int drop_old(flushctx *f, dbtree *dt, bt_node *x, int depth)
     if (!id) return bt_db__set_msg(BT_ECORRUPT, "flushed version holds an unstored node");
     if (bt_ptrset_has(&f->frontier, (const void *)(uintptr_t)id)) return 0;
     if (depth > BT_VERIFY_DEPTH_MAX) return bt_db__set_msg(BT_ECORRUPT, "tree deeper than the limit");
-    uint8_t k[8];
-    bt_store_u64be(k, id);
-    f->db->kv->v->batch_del(f->meta, BT_CF_NODES, k, 8);
-    if (f->db->o.index_labels) {
-        uint8_t ik[BT_LABEL_INDEX_KEY];
-        bt_db__label_key(ik, bt_node_label(x), f->tree_id, id);
-        f->db->kv->v->batch_del(f->meta, BT_CF_INDEXES, ik, sizeof ik);
+    if (f->pin_id && id < f->pin_frontier) {
+        /* alive at the newest checkpoint: an orphan of it, not deleted (D8) */
+        uint8_t ok[17];
+        bt_key_u64(ok, 'o', f->pin_id);
+        bt_store_u64be(ok + 9, id);
+        f->rec.len = 0;
+        int rc = bt_rec_orphan_encode(&f->rec, f->tree_id, bt_node_label(x));
+        if (rc) return bt_db__set_msg(rc, "out of memory");
+        f->db->kv->v->batch_put(f->meta, BT_CF_CHECKPOINTS, ok, 17, f->rec.data, f->rec.len);
+        f->pinned++;
+    } else {
+        uint8_t k[8];
+        bt_store_u64be(k, id);
+        f->db->kv->v->batch_del(f->meta, BT_CF_NODES, k, 8);
+        if (f->db->o.index_labels) {
+            uint8_t ik[BT_LABEL_INDEX_KEY];
+            bt_db__label_key(ik, bt_node_label(x), f->tree_id, id);
+            f->db->kv->v->batch_del(f->meta, BT_CF_INDEXES, ik, sizeof ik);
+        }
+        f->deleted++;
     }
-    f->deleted++;
     bt_node *n;
     int rc = bt_resolve(x, &f->db->src, false, dt->p.key_len, dt->p.value_len != BT_VALUE_VARIABLE,
                         dt->p.value_len, &n, bt_db__msg, sizeof bt_db__msg);
@@ -373,6 +398,34 @@ static int drop_old(flushctx *f, dbtree *dt, bt_node *x, int depth)
     if (n->kind != BT_NK_INTERNAL) return 0;
     if ((rc = drop_old(f, dt, n->u.in.left, depth + 1))) return rc;
     return drop_old(f, dt, n->u.in.right, depth + 1);
+}
+
+/* Snapshot import (snapshot.c): writes every unstored node under root (a
+ * new, fully labelled tree) as a flush does -- post-order, fresh ids, one
+ * ingested table file, durable on return; label-index entries go into
+ * meta, which the caller writes with the tree's records.  Called with
+ * db->fmu and db->wlock held. */
+int bt_db__write_tree_nodes(bt_db *db, uint32_t tree_id, const bt_params *p, bt_node *root,
+                            bt_kv_batch *meta, uint64_t *out_root_id, uint64_t *out_written)
+{
+    flushctx f;
+    dbtree dt;
+    memset(&f, 0, sizeof f);
+    memset(&dt, 0, sizeof dt);
+    dt.p = *p;
+    f.db = db;
+    f.tree_id = tree_id;
+    f.meta = meta;
+    f.b = db->kv->v->bulk_new(db->kv, BT_CF_NODES, bt_db__msg, sizeof bt_db__msg);
+    if (!f.b) return BT_EIO;
+    int rc = write_new(&f, &dt, root, 0, out_root_id);
+    if (!rc) rc = db->kv->v->bulk_ingest(db->kv, f.b, bt_db__msg, sizeof bt_db__msg);
+    else db->kv->v->bulk_abort(f.b);
+    if (!rc) db->nodes_written += f.written;
+    *out_written = f.written;
+    bt_buf_free(&f.rec);
+    bt_ptrset_free(&f.frontier);
+    return rc;
 }
 
 /* Writes the committed versions of every tree, as they are when it starts
@@ -409,6 +462,7 @@ static int flush_locked(bt_db *db)
     flushctx f;
     memset(&f, 0, sizeof f);
     f.db = db;
+    bt_db__ckpt_pin(db, &f.pin_id, &f.pin_frontier);
     if (!rc && any) {
         f.b = db->kv->v->bulk_new(db->kv, BT_CF_NODES, bt_db__msg, sizeof bt_db__msg);
         f.meta = f.b ? db->kv->v->batch_new(db->kv) : NULL;
@@ -477,6 +531,9 @@ static int flush_locked(bt_db *db)
     bt_ptrset_free(&f.frontier);
     return rc;
 }
+
+/* A flush by a caller that already holds db->fmu (checkpoints). */
+int bt_db__flush_locked(bt_db *db) { return flush_locked(db); }
 
 /* A synchronous flush (close, bt_db_flush, cache drops).  Called with
  * neither fmu nor wlock held. */
@@ -634,7 +691,7 @@ static int reroot_all(bt_db *db)
     }
     atomic_store(&db->cache_bytes, (int64_t)kept);
     db->cache_drops++;
-    return 0;
+    return bt_db__ckpt_reset_roots(db);
 }
 
 static int drop_cache(bt_db *db)
@@ -758,8 +815,8 @@ int bt_db_wait_durable(bt_db *db, uint64_t commit_seq)
         }
         if (db->synced_commit < commit_seq)
             rc = db->sync_err ? db->sync_err : BT_EINVAL;
-    } else if (db->o.durability == BT_DURABILITY_NONE) {
-        rc = 0;
+    } else if (commit_seq > db->written_commit) {
+        rc = BT_EINVAL; /* sync and none: nothing to wait for, but it must exist */
     }
     pthread_mutex_unlock(&db->smu);
     if (rc == BT_EINVAL) return bt_db__set_msg(rc, "commit %llu was never written", (unsigned long long)commit_seq);

@@ -6,6 +6,7 @@
 #include "db/db_int.h"
 #include "codec/endian.h"
 #include "util/alloc.h"
+#include "util/log.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -85,6 +86,7 @@ static int take_lock(bt_db *db)
         char pid[32] = "";
         ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 0] = 0;
+        pid[strcspn(pid, "\r\n")] = 0;
         close(fd);
         return bt_db__set_msg(BT_EBUSY, "database %s is open for writing elsewhere (pid %s)",
                               db->path, pid[0] ? pid : "?");
@@ -102,6 +104,7 @@ void bt_db__write_marker(bt_db *db, uint64_t commit_seq, uint64_t op_seq)
     uint8_t m[32] = {'B', 'T', 'D', 'M', 1, 0, 0, 0};
     bt_store_u64be(m + 8, commit_seq);
     bt_store_u64be(m + 16, op_seq);
+    bt_store_u32be(m + 24, db->epoch);
     bt_store_u32be(m + 28, bt_crc32(m, 28));
     /* A lower bound only; a torn or failed write is detected by its CRC. */
     if (pwrite(db->marker_fd, m, sizeof m, 0) != (ssize_t)sizeof m) { /* see above */ }
@@ -121,6 +124,13 @@ static int check_marker(bt_db *db)
     if (memcmp(m, "BTDM", 4) != 0 || m[4] != 1 || bt_load_u32be(m + 28) != bt_crc32(m, 28))
         return 0; /* torn: ignore, it is only a lower bound */
     uint64_t cs = bt_load_u64be(m + 8), os = bt_load_u64be(m + 16);
+    uint32_t epoch = bt_load_u32be(m + 24);
+    if (epoch > db->epoch)
+        return bt_db__set_msg(BT_ECORRUPT,
+                              "a rollback was lost: the durability marker has epoch %u, the store "
+                              "%u (damaged write-ahead log?)",
+                              epoch, db->epoch);
+    if (epoch < db->epoch) return 0; /* written before the last rollback: stale */
     if (cs > db->meta.commit_seq || os > db->meta.op_seq)
         return bt_db__set_msg(BT_ECORRUPT,
                               "acknowledged commits were lost: the store recovered commit %llu "
@@ -171,6 +181,7 @@ int bt_db__load_node(void *ctx, const bt_node *stub, unsigned klen, bool fixed, 
         return BT_ENOMEM;
     }
     atomic_fetch_add_explicit(&db->nodes_loaded, 1, memory_order_relaxed);
+    bt_db__thread_loads++;
     atomic_fetch_add_explicit(&db->cache_bytes,
                               (int64_t)(bt_node_mem(n) + (r.kind == 2 ? 2 * (sizeof *n + 32u) : 0)),
                               memory_order_relaxed); /* with its two child stubs */
@@ -246,6 +257,7 @@ static int attach_tree(bt_db *db, const char *name, const bt_rec_tree *tr, const
         return bt_db__set_msg(BT_ENOMEM, "out of memory");
     }
     int rc = bt_tree_open_root(&dt->t, &dt->p, stub, root->height, root->count, &db->src);
+    if (rc) bt_db__set_msg(rc, "tree %s: %s", name, bt_strerror(rc));
     if (!rc) {
         bt_node *real; /* load and verify the root now, not at the first read */
         rc = bt_resolve(stub, &db->src, false, dt->p.key_len, dt->p.value_len != BT_VALUE_VARIABLE,
@@ -262,17 +274,19 @@ static int attach_tree(bt_db *db, const char *name, const bt_rec_tree *tr, const
         dbtree_free(dt);
         return rc;
     }
+    /* readers walk db->trees under rlock: grow it under rlock too */
+    pthread_mutex_lock(&db->rlock);
     if (db->ntrees == db->captrees) {
         size_t c = db->captrees ? 2 * db->captrees : 8;
         dbtree **p = bt_realloc(db->trees, c * sizeof *p);
         if (!p) {
+            pthread_mutex_unlock(&db->rlock);
             dbtree_free(dt);
             return bt_db__set_msg(BT_ENOMEM, "out of memory");
         }
         db->trees = p;
         db->captrees = c;
     }
-    pthread_mutex_lock(&db->rlock);
     db->trees[db->ntrees++] = dt;
     pthread_mutex_unlock(&db->rlock);
     bt_db__publish(db, dt, 0);
@@ -297,6 +311,7 @@ static int init_store(bt_db *db)
     if (!b) return bt_db__set_msg(BT_ENOMEM, "out of memory");
     bt_buf v = BT_BUF_INIT;
     bt_rec_format f = {BT_FORMAT_VERSION, bt_db__now_ms()};
+    db->format = BT_FORMAT_VERSION;
     memset(&db->meta, 0, sizeof db->meta);
     db->meta.next_node_id = 1;
     db->meta.next_tree_id = 1;
@@ -307,7 +322,8 @@ static int init_store(bt_db *db)
     if (!rc) rc = bt_rec_commit_meta_encode(&v, &db->meta);
     if (!rc) db->kv->v->batch_put(b, BT_CF_META, "commit", 6, v.data, v.len);
     v.len = 0;
-    if (!rc) rc = bt_rec_features_encode(&v, db->o.index_labels ? BT_FEATURE_LABEL_INDEX : 0);
+    db->features = BT_FEATURE_OPLOG_INDEX | (db->o.index_labels ? BT_FEATURE_LABEL_INDEX : 0);
+    if (!rc) rc = bt_rec_features_encode(&v, db->features);
     if (!rc) db->kv->v->batch_put(b, BT_CF_META, "features", 8, v.data, v.len);
     if (!rc) rc = db->kv->v->write(db->kv, b, BT_KV_SYNC, bt_db__msg, sizeof bt_db__msg);
     bt_buf_free(&v);
@@ -403,11 +419,18 @@ static int open_db(bt_db *db)
     } else if (!rc) {
         bt_rec_format f;
         if (bt_rec_format_decode(&f, v.data, v.len)) rc = corrupt_meta("format");
-        else if (f.format != BT_FORMAT_VERSION)
+        else if (f.format < BT_FORMAT_OLDEST || f.format > BT_FORMAT_VERSION)
             rc = bt_db__set_msg(BT_EINVAL,
-                                "database format %u is not supported by this version (%u); "
-                                "use `basis-trees migrate`",
-                                f.format, BT_FORMAT_VERSION);
+                                "database format %u is not supported by this version (%u)%s",
+                                f.format, BT_FORMAT_VERSION,
+                                f.format > BT_FORMAT_VERSION ? "; upgrade basis-trees" : "");
+        else if (f.format != BT_FORMAT_VERSION && !db->allow_old_format)
+            rc = bt_db__set_msg(BT_EINVAL,
+                                "database format %u is older than this version's (%u); run "
+                                "`basis-trees migrate %s` (it upgrades a copy, validates it, "
+                                "then swaps)",
+                                f.format, BT_FORMAT_VERSION, db->path);
+        if (!rc) db->format = f.format;
         if (!rc) {
             rc = meta_get(db, "commit", 6, &v);
             if (rc == BT_ENOTFOUND || (!rc && bt_rec_commit_meta_decode(&db->meta, v.data, v.len)))
@@ -420,6 +443,11 @@ static int open_db(bt_db *db)
             int r2 = meta_get(db, "features", 8, &v);
             if (r2 == 0 && bt_rec_features_decode(&feat, v.data, v.len)) rc = corrupt_meta("features");
             else if (r2 && r2 != BT_ENOTFOUND) rc = r2;
+            db->features = feat;
+            if (!rc && (feat & ~(uint32_t)(BT_FEATURE_LABEL_INDEX | BT_FEATURE_OPLOG_INDEX)))
+                rc = bt_db__set_msg(BT_EINVAL, "the database uses features (0x%x) that this "
+                                               "version does not know; upgrade basis-trees",
+                                    (unsigned)feat);
             if (!rc && (feat & BT_FEATURE_LABEL_INDEX)) db->o.index_labels = 1;
             else if (!rc && db->o.index_labels)
                 rc = bt_db__set_msg(BT_EINVAL, "index_labels can only be enabled when the "
@@ -436,8 +464,10 @@ static int open_db(bt_db *db)
     }
     bt_buf_free(&v);
     if (!rc) rc = load_trees(db);
+    if (!rc) rc = bt_db__ckpt_load(db);
     if (!rc) rc = check_marker(db);
     if (!rc) rc = bt_db__recover(db);
+    if (!rc) rc = bt_db__ckpt_retention(db);
     if (!rc && !db->o.read_only && db->o.durability == BT_DURABILITY_GROUP)
         rc = bt_db__syncer_start(db);
     if (!rc && !db->o.read_only) rc = bt_db__flusher_start(db);
@@ -448,6 +478,7 @@ static void free_db(bt_db *db)
 {
     bt_db__flusher_stop(db);
     bt_db__syncer_stop(db);
+    bt_db__ckpt_free_all(db);
     for (size_t i = 0; i < db->ntrees; i++) dbtree_free(db->trees[i]);
     bt_mem_free(db->trees);
     if (db->kv) db->kv->v->close(db->kv);
@@ -462,12 +493,19 @@ static void free_db(bt_db *db)
     pthread_mutex_destroy(&db->fqmu);
     pthread_cond_destroy(&db->fcv);
     pthread_cond_destroy(&db->fdone);
+    bt_db__metrics_destroy(&db->metrics);
     bt_mem_free(db->path);
     bt_mem_free(db);
 }
 
 int bt_db_open(bt_db **out, const char *path, const bt_db_options *opts, char *errmsg,
                size_t errmsg_cap)
+{
+    return bt_db__open(out, path, opts, false, errmsg, errmsg_cap);
+}
+
+int bt_db__open(bt_db **out, const char *path, const bt_db_options *opts, bool allow_old_format,
+                char *errmsg, size_t errmsg_cap)
 {
     double t0 = mono_ms();
     bt_db_options defaults = BT_DB_OPTIONS_INIT;
@@ -483,6 +521,7 @@ int bt_db_open(bt_db **out, const char *path, const bt_db_options *opts, char *e
     }
     if (!rc) {
         db->o = *opts;
+        db->allow_old_format = allow_old_format;
         db->lock_fd = db->marker_fd = -1;
         db->path = bt_malloc(strlen(path) + 1);
         pthread_mutex_init(&db->rlock, NULL);
@@ -494,6 +533,7 @@ int bt_db_open(bt_db **out, const char *path, const bt_db_options *opts, char *e
         pthread_mutex_init(&db->fqmu, NULL);
         pthread_cond_init(&db->fcv, NULL);
         pthread_cond_init(&db->fdone, NULL);
+        bt_db__metrics_init(&db->metrics);
         db->src.load = bt_db__load_node;
         db->src.ctx = db;
         if (!db->path) rc = bt_db__set_msg(BT_ENOMEM, "out of memory");
@@ -502,10 +542,16 @@ int bt_db_open(bt_db **out, const char *path, const bt_db_options *opts, char *e
     if (!rc) rc = open_db(db);
     if (rc) {
         if (errmsg && errmsg_cap) snprintf(errmsg, errmsg_cap, "%s", bt_db__msg);
+        bt_log(BT_LOG_WARN, "open %s failed: %s: %s", path ? path : "(null)", bt_strerror(rc),
+               bt_db__msg);
         if (db) free_db(db);
         return rc;
     }
     db->open_ms = mono_ms() - t0;
+    bt_log(BT_LOG_INFO, "opened %s%s: %zu trees, commit %llu, replayed %llu ops, %.1f ms", path,
+           db->o.read_only ? " read-only" : "", db->ntrees,
+           (unsigned long long)db->meta.commit_seq, (unsigned long long)db->replayed_ops,
+           db->open_ms);
     *out = db;
     return 0;
 }
@@ -657,26 +703,67 @@ typedef struct snap {
     uint8_t digest[BT_DIGEST_LEN];
 } snap;
 
-static int take_snap(snap *s, bt_db *db, const char *tree)
+/* The committed head of tree (ckpt 0) or its version at checkpoint ckpt. */
+static int take_snap_at(snap *s, bt_db *db, const char *tree, uint64_t ckpt)
 {
     if (!tree) return bt_db__set_msg(BT_EINVAL, "no tree name");
+    int rc = 0;
     pthread_mutex_lock(&db->rlock);
     dbtree *dt = bt_db__find(db, tree);
-    if (dt) {
+    if (!dt) {
+        rc = bt_db__set_msg(BT_ENOTFOUND, "no tree named %s", tree);
+    } else if (ckpt == 0) {
         s->root = bt_node_ref(dt->committed);
         s->height = dt->committed_height;
         s->count = dt->committed_count;
         s->p = dt->p;
         memcpy(s->digest, dt->committed_digest, BT_DIGEST_LEN);
+    } else {
+        dbckpt *c = bt_db__ckpt_find(db, ckpt);
+        dbckpt_tree *ct = NULL;
+        for (size_t i = 0; c && i < c->ntrees; i++)
+            if (c->trees[i].tree_id == dt->id) ct = &c->trees[i];
+        if (!c) {
+            rc = bt_db__set_msg(BT_ENOTFOUND, "no checkpoint %llu", (unsigned long long)ckpt);
+        } else if (!ct) {
+            rc = bt_db__set_msg(BT_ENOTFOUND, "tree %s is not in checkpoint %llu", tree,
+                                (unsigned long long)ckpt);
+        } else {
+            s->root = bt_node_ref(ct->root);
+            s->height = ct->digest[32];
+            s->count = ct->count;
+            s->p = dt->p;
+            memcpy(s->digest, ct->digest, BT_DIGEST_LEN);
+        }
     }
     pthread_mutex_unlock(&db->rlock);
-    return dt ? 0 : bt_db__set_msg(BT_ENOTFOUND, "no tree named %s", tree);
+    return rc;
+}
+
+static int take_snap(snap *s, bt_db *db, const char *tree) { return take_snap_at(s, db, tree, 0); }
+
+/* A read at a checkpoint that a writer deleted meanwhile may find its nodes
+ * reclaimed: that is "no such checkpoint", not corruption. */
+static int ckpt_gone(bt_db *db, uint64_t ckpt, int rc)
+{
+    if (rc != BT_ECORRUPT || ckpt == 0) return rc;
+    pthread_mutex_lock(&db->rlock);
+    bool gone = bt_db__ckpt_find(db, ckpt) == NULL;
+    pthread_mutex_unlock(&db->rlock);
+    return gone ? bt_db__set_msg(BT_ENOTFOUND, "checkpoint %llu was deleted during the read",
+                                 (unsigned long long)ckpt)
+                : rc;
 }
 
 int bt_db_digest(uint8_t out[BT_DIGEST_LEN], bt_db *db, const char *tree)
 {
+    return bt_db_digest_at(out, db, tree, 0);
+}
+
+int bt_db_digest_at(uint8_t out[BT_DIGEST_LEN], bt_db *db, const char *tree, uint64_t ckpt)
+{
     snap s;
-    int rc = take_snap(&s, db, tree);
+    int rc = take_snap_at(&s, db, tree, ckpt);
     if (rc) return rc;
     memcpy(out, s.digest, BT_DIGEST_LEN);
     bt_node_unref(s.root);
@@ -685,8 +772,13 @@ int bt_db_digest(uint8_t out[BT_DIGEST_LEN], bt_db *db, const char *tree)
 
 int bt_db_count(uint64_t *out, bt_db *db, const char *tree)
 {
+    return bt_db_count_at(out, db, tree, 0);
+}
+
+int bt_db_count_at(uint64_t *out, bt_db *db, const char *tree, uint64_t ckpt)
+{
     snap s;
-    int rc = take_snap(&s, db, tree);
+    int rc = take_snap_at(&s, db, tree, ckpt);
     if (rc) return rc;
     *out = s.count;
     bt_node_unref(s.root);
@@ -696,11 +788,18 @@ int bt_db_count(uint64_t *out, bt_db *db, const char *tree)
 int bt_db_get(uint8_t **out_value, size_t *out_len, bt_db *db, const char *tree,
               const uint8_t *key, size_t key_len)
 {
+    return bt_db_get_at(out_value, out_len, db, tree, 0, key, key_len);
+}
+
+int bt_db_get_at(uint8_t **out_value, size_t *out_len, bt_db *db, const char *tree, uint64_t ckpt,
+                 const uint8_t *key, size_t key_len)
+{
     *out_value = NULL;
     *out_len = 0;
     if (!key) return bt_db__set_msg(BT_EINVAL, "no key");
+    uint64_t t0 = bt_db__mono_ns(), loads0 = bt_db__thread_loads;
     snap s;
-    int rc = take_snap(&s, db, tree);
+    int rc = take_snap_at(&s, db, tree, ckpt);
     if (rc) return rc;
     rc = bt_key_check(key, key_len, s.p.key_len);
     bt_buf v = BT_BUF_INIT;
@@ -709,8 +808,10 @@ int bt_db_get(uint8_t **out_value, size_t *out_len, bt_db *db, const char *tree,
     if (!rc)
         rc = bt_root_get(&v, &found, s.root, s.p.key_len, fixed, s.p.value_len, &db->src, key,
                          bt_db__msg, sizeof bt_db__msg);
+    rc = ckpt_gone(db, ckpt, rc);
     bt_node_unref(s.root);
     bt_db__reader_trim(db);
+    bt_db__metrics_read(&db->metrics, 0, bt_db__mono_ns() - t0, loads0);
     if (!rc && !found) rc = BT_ENOTFOUND;
     if (rc) {
         bt_buf_free(&v);
@@ -724,11 +825,19 @@ int bt_db_get(uint8_t **out_value, size_t *out_len, bt_db *db, const char *tree,
 int bt_db_prove(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_DIGEST_LEN],
                 bt_result *results, bt_db *db, const char *tree, const bt_op *ops, size_t n)
 {
+    return bt_db_prove_at(out_proof, out_len, out_digest, results, db, tree, 0, ops, n);
+}
+
+int bt_db_prove_at(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_DIGEST_LEN],
+                   bt_result *results, bt_db *db, const char *tree, uint64_t ckpt, const bt_op *ops,
+                   size_t n)
+{
     *out_proof = NULL;
     *out_len = 0;
     if (!ops && n) return bt_db__set_msg(BT_EINVAL, "no operations");
+    uint64_t t0 = bt_db__mono_ns(), loads0 = bt_db__thread_loads;
     snap s;
-    int rc = take_snap(&s, db, tree);
+    int rc = take_snap_at(&s, db, tree, ckpt);
     if (rc) return rc;
     bt_tree *t;
     rc = bt_tree_open_root(&t, &s.p, s.root, s.height, s.count, &db->src);
@@ -737,7 +846,15 @@ int bt_db_prove(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_DIGE
     uint8_t *proof = NULL;
     size_t plen = 0;
     rc = bt_tree_whatif(&proof, &plen, out_digest, results, t, ops, n);
+    if (rc == BT_ECORRUPT && ckpt && ckpt_gone(db, ckpt, rc) == BT_ENOTFOUND) {
+        bt_tree_free(t);
+        return BT_ENOTFOUND; /* message set by ckpt_gone */
+    }
     bt_db__reader_trim(db);
+    bt_db__metrics_read(&db->metrics, 1, bt_db__mono_ns() - t0, loads0);
+    for (size_t i = 0; !rc && i < n; i++)
+        if ((unsigned)ops[i].type < BT_METRICS_OP_TYPES)
+            atomic_fetch_add_explicit(&db->metrics.prove_ops[ops[i].type], 1, memory_order_relaxed);
     if (rc) {
         bt_db__set_msg(rc, "%s", bt_tree_errmsg(t));
         bt_tree_free(t);
@@ -787,11 +904,20 @@ int bt_db_check(bt_db *db, const char *tree)
 int bt_db_compact(bt_db *db)
 {
     if (db->o.read_only) return bt_db__set_msg(BT_EBADSTATE, "database is open read-only");
-    for (int cf = 0; cf < BT_CF_COUNT; cf++) {
-        int rc = db->kv->v->compact(db->kv, cf, bt_db__msg, sizeof bt_db__msg);
-        if (rc) return rc;
-    }
-    return 0;
+    uint64_t t0 = bt_db__mono_ns();
+    int rc = 0;
+    for (int cf = 0; cf < BT_CF_COUNT && !rc; cf++)
+        rc = db->kv->v->compact(db->kv, cf, bt_db__msg, sizeof bt_db__msg);
+    double secs = (double)(bt_db__mono_ns() - t0) / 1e9;
+    pthread_mutex_lock(&db->metrics.mu);
+    if (rc) db->metrics.compaction_failures++;
+    else db->metrics.compactions++;
+    db->metrics.last_compaction_unix = bt_db__now_ms() / 1000u;
+    db->metrics.last_compaction_seconds = secs;
+    pthread_mutex_unlock(&db->metrics.mu);
+    if (rc) bt_log(BT_LOG_ERROR, "compaction of %s failed: %s", db->path, bt_db__msg);
+    else bt_log(BT_LOG_INFO, "compacted %s in %.2f s", db->path, secs);
+    return rc;
 }
 
 int bt_db_stats_get(bt_db_stats *out, bt_db *db)

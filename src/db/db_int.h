@@ -21,6 +21,11 @@
  *      roots; only the flusher writes `root/` and `nodeid` records and only
  *      commits write `commit`; a commit waits for the flusher when the log
  *      since the last flush would exceed 2 x flush_ops (bounded replay).
+ *  D8. A node is deleted only when no retained checkpoint's version and no
+ *      flushed version reaches it: a flush that drops a node whose id is
+ *      below the newest checkpoint's frontier records it as an orphan of
+ *      that checkpoint instead (FORMAT.md 4.4c); deleting or rolling back
+ *      to a checkpoint settles its orphans in the same batch.
  */
 #ifndef BT_DB_INT_H
 #define BT_DB_INT_H
@@ -29,6 +34,7 @@
 #include "core/tree_int.h"
 #include "store/kv.h"
 #include "util/hist.h"
+#include "db/metrics.h"
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -49,6 +55,24 @@ typedef struct dbtree {
     bt_node *flushed;
     uint64_t flushed_op_seq;
 } dbtree;
+
+/* A retained checkpoint (checkpoint.c), as loaded from its record.  The
+ * table is changed only with db->fmu held (so flushes see a stable newest
+ * checkpoint) and under db->rlock (readers take root references under it). */
+typedef struct dbckpt_tree {
+    uint32_t tree_id;
+    uint64_t root_id;
+    uint8_t digest[BT_DIGEST_LEN];
+    uint64_t count;
+    bt_node *root; /* a stub or a shared loaded node; reset by cache drops */
+} dbckpt_tree;
+
+typedef struct dbckpt {
+    uint64_t id, ts_ms, commit_seq, op_seq, frontier;
+    char label[BT_CKPT_LABEL_MAX + 1];
+    size_t ntrees;
+    dbckpt_tree *trees;
+} dbckpt;
 
 struct bt_db {
     bt_kv *kv;
@@ -89,11 +113,21 @@ struct bt_db {
     _Atomic int64_t cache_bytes; /* an estimate: may dip below zero briefly */
     uint64_t cache_drops;
 
+    /* checkpoints (D8) and op-log features */
+    dbckpt **ckpts;        /* oldest first */
+    size_t nckpts, capckpts;
+    uint64_t next_ckpt_id;
+    uint32_t epoch;        /* rollbacks so far (FORMAT.md 4.4c) */
+    uint32_t features;     /* BT_FEATURE_* recorded at creation */
+    uint16_t format;       /* the `format` record's version */
+    bool allow_old_format; /* the migration's own opens */
+
     /* statistics */
     _Atomic uint64_t nodes_loaded;
     uint64_t nodes_written, nodes_deleted, flushes, syncs, replayed_ops;
     double open_ms;
     bt_hist commit_ns;
+    bt_db_metrics metrics; /* metrics.c: counters for bt_db_metrics_text */
 };
 
 struct bt_txn {
@@ -107,6 +141,8 @@ struct bt_txn {
 };
 
 /* db.c */
+int bt_db__open(bt_db **out, const char *path, const bt_db_options *opts, bool allow_old_format,
+                char *errmsg, size_t errmsg_cap);
 int bt_db__set_msg(int code, const char *fmt, ...);
 dbtree *bt_db__find(bt_db *db, const char *name);
 dbtree *bt_db__find_id(bt_db *db, uint32_t id);
@@ -118,17 +154,46 @@ void bt_db__publish(bt_db *db, dbtree *dt, uint64_t commit_seq);
 
 /* commit.c */
 int bt_db__flush(bt_db *db);
+int bt_db__flush_locked(bt_db *db); /* db->fmu held */
 void bt_db__reader_trim(bt_db *db);
 int bt_db__flusher_start(bt_db *db);
 void bt_db__flusher_stop(bt_db *db);
 int bt_db__syncer_start(bt_db *db);
 void bt_db__syncer_stop(bt_db *db);
 void bt_db__after_write(bt_db *db, uint64_t commit_seq, uint64_t last_op_seq, uint64_t nops);
+int bt_db__write_tree_nodes(bt_db *db, uint32_t tree_id, const bt_params *p, bt_node *root,
+                            bt_kv_batch *meta, uint64_t *out_root_id, uint64_t *out_written);
+
+/* snapshot.c: writes a snapshot of one version (root may be a stub; height,
+ * count and digest as committed) to path; checkpoint exports call this
+ * with the checkpoint's root */
+int bt_db__export_root(bt_snapshot_info *out, bt_db *db, const bt_params *p, bt_node *root,
+                       int height, uint64_t count, const uint8_t digest[BT_DIGEST_LEN],
+                       uint64_t checkpoint_id, const char *path);
 
 /* Label index key (docs/FORMAT.md 4.6): 'L' || label || tree id || node id. */
 #define BT_LABEL_INDEX_KEY (1 + 32 + 4 + 8)
 void bt_db__label_key(uint8_t out[BT_LABEL_INDEX_KEY], const uint8_t label[32], uint32_t tree_id,
                       uint64_t node_id);
+
+/* checkpoint.c */
+int bt_db__ckpt_load(bt_db *db);
+void bt_db__ckpt_free_all(bt_db *db);
+int bt_db__ckpt_retention(bt_db *db); /* at open */
+/* The newest checkpoint's id and frontier (0, 0: none); with fmu held. */
+void bt_db__ckpt_pin(bt_db *db, uint64_t *id, uint64_t *frontier);
+/* Replaces every checkpoint root with a fresh stub (cache drops). */
+int bt_db__ckpt_reset_roots(bt_db *db);
+/* A root reference of tree tree_id at checkpoint id (rlock held). */
+dbckpt *bt_db__ckpt_find(bt_db *db, uint64_t id);
+
+/* oplog.c */
+/* Adds the key index entry of op op_seq to a commit batch. */
+void bt_db__oplog_index_op(bt_db *db, bt_kv_batch *b, uint32_t tree_id, const uint8_t *key,
+                           unsigned klen, uint64_t op_seq);
+void bt_db__oplog_index_commit(bt_db *db, bt_kv_batch *b, uint64_t ts_ms, uint64_t first_op_seq);
+/* Deletes blocks with op seq > after_seq and their index entries (rollback). */
+int bt_db__oplog_truncate(bt_db *db, bt_kv_batch *b, uint64_t after_seq);
 
 /* recover.c */
 int bt_db__recover(bt_db *db);

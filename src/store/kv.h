@@ -108,6 +108,14 @@ typedef struct bt_kv_vtbl {
      * checkpoint); BT_ENOTSUP where impossible. */
     int (*checkpoint)(bt_kv *kv, const char *dir, char *msg, size_t msgcap);
     void (*close)(bt_kv *kv);
+    /* Online backup into backup_dir (RocksDB BackupEngine: consistent while
+     * writes go on, table files shared with earlier backups); *out_id is
+     * the new backup's id.  BT_ENOTSUP where impossible (memory store,
+     * read-only handle).  NULL in an engine means BT_ENOTSUP. */
+    int (*backup)(bt_kv *kv, const char *backup_dir, uint32_t *out_id, char *msg, size_t msgcap);
+    /* Uncompressed key+value bytes and stored (data block) bytes of a
+     * partition's table files, for the compression ratio; 0/0 if unknown. */
+    void (*cf_raw_bytes)(bt_kv *kv, int cf, uint64_t *out_raw, uint64_t *out_stored);
 } bt_kv_vtbl;
 
 struct bt_kv {
@@ -119,6 +127,27 @@ struct bt_kv {
  * is held, BT_EINVAL for a bad configuration) with a message. */
 int bt_kv_open_rocksdb(bt_kv **out, const char *path, const bt_kv_config *cfg, char *msg,
                        size_t msgcap);
+
+/* Backup directories of the RocksDB engine (no open store needed).  Ids
+ * start at 1; id 0 means the newest backup where an id is taken. */
+typedef struct bt_kv_backup {
+    uint32_t id;
+    int64_t timestamp; /* Unix seconds */
+    uint64_t size;
+    uint32_t files;
+} bt_kv_backup;
+/* The backups in dir, oldest first (*out: bt_mem_free).  BT_ENOTFOUND if
+ * dir does not exist. */
+int bt_kv_backup_list(bt_kv_backup **out, size_t *out_count, const char *dir, char *msg,
+                      size_t msgcap);
+/* Checks that every file of backup id exists with its recorded size. */
+int bt_kv_backup_verify(const char *dir, uint32_t id, char *msg, size_t msgcap);
+/* Restores backup id (0: newest) into the directory db_dir (which should
+ * be new). */
+int bt_kv_backup_restore(const char *dir, uint32_t id, const char *db_dir, char *msg,
+                         size_t msgcap);
+/* Deletes all but the keep newest backups (keep >= 1). */
+int bt_kv_backup_purge(const char *dir, uint32_t keep, char *msg, size_t msgcap);
 
 /* An empty in-memory store.  fail_write_after > 0 makes the n-th write (and
  * every later one) fail with BT_EIO, to test error paths. */

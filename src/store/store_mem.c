@@ -499,6 +499,21 @@ static int m_checkpoint(bt_kv *kv, const char *dir, char *msg, size_t msgcap)
     return BT_ENOTSUP;
 }
 
+static int m_backup(bt_kv *kv, const char *dir, uint32_t *out_id, char *msg, size_t msgcap)
+{
+    (void)kv;
+    (void)dir;
+    (void)out_id;
+    bt_msgf(msg, msgcap, "mem backup: not supported by the memory store");
+    return BT_ENOTSUP;
+}
+
+/* Values are kept as they are: stored bytes are the raw bytes. */
+static void m_cf_raw_bytes(bt_kv *kv, int cf, uint64_t *out_raw, uint64_t *out_stored)
+{
+    *out_raw = *out_stored = m_cf_bytes(kv, cf);
+}
+
 static void m_close(bt_kv *kv)
 {
     mem *m = (mem *)kv;
@@ -588,6 +603,8 @@ static const bt_kv_vtbl mem_vtbl = {
     .cf_bytes = m_cf_bytes,
     .checkpoint = m_checkpoint,
     .close = m_close,
+    .backup = m_backup,
+    .cf_raw_bytes = m_cf_raw_bytes,
     .bulk_new = m_bulk_new,
     .bulk_put = m_bulk_put,
     .bulk_ingest = m_bulk_ingest,

@@ -110,6 +110,10 @@ static int rdb_err(char *err, const char *what, char *msg, size_t msgcap)
     int rc;
     if (strncmp(err, "Corruption", 10) == 0)
         rc = BT_ECORRUPT;
+    else if (strstr(err, "No such file or directory") &&
+             (strstr(err, "/MANIFEST-") || strstr(err, ".sst")))
+        rc = BT_ECORRUPT; /* a file the store's own metadata names is gone
+                           * (e.g. a damaged CURRENT): corruption, not I/O */
     else if (strstr(err, "No space left on device") || strncmp(err, "IO error: No space", 18) == 0)
         rc = BT_ENOSPC;
     else if (strncmp(err, "IO error: While lock", 20) == 0 ||
@@ -434,6 +438,171 @@ static int r_checkpoint(bt_kv *kv_, const char *dir, char *msg, size_t msgcap)
     return err ? rdb_err(err, "checkpoint", msg, msgcap) : 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Backups (BackupEngine) and table statistics                               */
+/* ------------------------------------------------------------------------ */
+
+/* Uncompressed vs stored bytes from the aggregated table properties: a line
+ * of "name=value; " pairs; we read three of them. */
+static uint64_t prop_field(const char *s, const char *name)
+{
+    const char *p = strstr(s, name);
+    if (!p) return 0;
+    p += strlen(name);
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(p, &end, 10);
+    return (errno || end == p) ? 0 : (uint64_t)v;
+}
+
+static void r_cf_raw_bytes(bt_kv *kv_, int cf, uint64_t *out_raw, uint64_t *out_stored)
+{
+    rdb *kv = (rdb *)kv_;
+    *out_raw = *out_stored = 0;
+    if (!cf_ok(cf)) return;
+    char *s = rocksdb_property_value_cf(kv->db, kv->cf[cf], "rocksdb.aggregated-table-properties");
+    if (!s) return;
+    *out_raw = prop_field(s, "raw key size=") + prop_field(s, "raw value size=");
+    *out_stored = prop_field(s, "data block size=");
+    rocksdb_free(s);
+}
+
+/* A BackupEngine on dir; create says whether a missing dir may be made. */
+static rocksdb_backup_engine_t *be_open(const char *dir, bool create, char *msg, size_t msgcap,
+                                        int *rc)
+{
+    struct stat st;
+    if (!dir || !*dir) {
+        bt_msgf(msg, msgcap, "backup: no backup directory given");
+        *rc = BT_EINVAL;
+        return NULL;
+    }
+    if (stat(dir, &st) != 0) {
+        if (!create || errno != ENOENT) {
+            bt_msgf(msg, msgcap, "backup directory %s: %s", dir, strerror(errno));
+            *rc = errno == ENOENT ? BT_ENOTFOUND : BT_EIO;
+            return NULL;
+        }
+    } else if (!S_ISDIR(st.st_mode)) {
+        bt_msgf(msg, msgcap, "backup directory %s is not a directory", dir);
+        *rc = BT_EINVAL;
+        return NULL;
+    }
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_options_set_info_log_level(o, 4); /* keep RocksDB's LOG quiet */
+    char *err = NULL;
+    rocksdb_backup_engine_t *be = rocksdb_backup_engine_open(o, dir, &err);
+    rocksdb_options_destroy(o);
+    if (err) {
+        *rc = rdb_err(err, "backup engine open", msg, msgcap);
+        if (be) rocksdb_backup_engine_close(be);
+        return NULL;
+    }
+    *rc = 0;
+    return be;
+}
+
+static int r_backup(bt_kv *kv_, const char *dir, uint32_t *out_id, char *msg, size_t msgcap)
+{
+    rdb *kv = (rdb *)kv_;
+    int rc = refuse(kv, "backup", msg, msgcap);
+    if (rc) return rc;
+    rocksdb_backup_engine_t *be = be_open(dir, true, msg, msgcap, &rc);
+    if (!be) return rc;
+    char *err = NULL;
+    /* Flush first: the backup then needs little of the WAL; writes that
+     * arrive meanwhile are in the live WAL, which the engine copies. */
+    rocksdb_backup_engine_create_new_backup_flush(be, kv->db, 1, &err);
+    if (err) {
+        rc = rdb_err(err, "backup", msg, msgcap);
+    } else {
+        const rocksdb_backup_engine_info_t *info = rocksdb_backup_engine_get_backup_info(be);
+        int n = info ? rocksdb_backup_engine_info_count(info) : 0;
+        if (n < 1) {
+            bt_msgf(msg, msgcap, "backup: the new backup is not listed");
+            rc = BT_EIO;
+        } else {
+            *out_id = rocksdb_backup_engine_info_backup_id(info, n - 1);
+        }
+        if (info) rocksdb_backup_engine_info_destroy(info);
+    }
+    rocksdb_backup_engine_close(be);
+    return rc;
+}
+
+int bt_kv_backup_list(bt_kv_backup **out, size_t *out_count, const char *dir, char *msg,
+                      size_t msgcap)
+{
+    int rc;
+    *out = NULL;
+    *out_count = 0;
+    rocksdb_backup_engine_t *be = be_open(dir, false, msg, msgcap, &rc);
+    if (!be) return rc;
+    const rocksdb_backup_engine_info_t *info = rocksdb_backup_engine_get_backup_info(be);
+    int n = info ? rocksdb_backup_engine_info_count(info) : 0;
+    bt_kv_backup *arr = bt_calloc(n > 0 ? (size_t)n : 1, sizeof *arr);
+    if (!arr) {
+        bt_msgf(msg, msgcap, "out of memory");
+        rc = BT_ENOMEM;
+    }
+    for (int i = 0; arr && i < n; i++) {
+        arr[i].id = rocksdb_backup_engine_info_backup_id(info, i);
+        arr[i].timestamp = rocksdb_backup_engine_info_timestamp(info, i);
+        arr[i].size = rocksdb_backup_engine_info_size(info, i);
+        arr[i].files = rocksdb_backup_engine_info_number_files(info, i);
+    }
+    if (info) rocksdb_backup_engine_info_destroy(info);
+    rocksdb_backup_engine_close(be);
+    if (arr) {
+        *out = arr;
+        *out_count = (size_t)(n > 0 ? n : 0);
+    }
+    return rc;
+}
+
+int bt_kv_backup_verify(const char *dir, uint32_t id, char *msg, size_t msgcap)
+{
+    int rc;
+    rocksdb_backup_engine_t *be = be_open(dir, false, msg, msgcap, &rc);
+    if (!be) return rc;
+    char *err = NULL;
+    rocksdb_backup_engine_verify_backup(be, id, &err);
+    rocksdb_backup_engine_close(be);
+    if (!err) return 0;
+    rc = rdb_err(err, "backup verify", msg, msgcap);
+    /* a missing or short file is damage to the backup, not an I/O error */
+    return rc == BT_EIO || rc == BT_EINVAL ? BT_ECORRUPT : rc;
+}
+
+int bt_kv_backup_restore(const char *dir, uint32_t id, const char *db_dir, char *msg,
+                         size_t msgcap)
+{
+    int rc;
+    rocksdb_backup_engine_t *be = be_open(dir, false, msg, msgcap, &rc);
+    if (!be) return rc;
+    rocksdb_restore_options_t *ro = rocksdb_restore_options_create();
+    char *err = NULL;
+    if (id == 0)
+        rocksdb_backup_engine_restore_db_from_latest_backup(be, db_dir, db_dir, ro, &err);
+    else
+        rocksdb_backup_engine_restore_db_from_backup(be, db_dir, db_dir, ro, id, &err);
+    rocksdb_restore_options_destroy(ro);
+    rocksdb_backup_engine_close(be);
+    return err ? rdb_err(err, "backup restore", msg, msgcap) : 0;
+}
+
+int bt_kv_backup_purge(const char *dir, uint32_t keep, char *msg, size_t msgcap)
+{
+    int rc;
+    if (keep < 1) keep = 1;
+    rocksdb_backup_engine_t *be = be_open(dir, false, msg, msgcap, &rc);
+    if (!be) return rc;
+    char *err = NULL;
+    rocksdb_backup_engine_purge_old_backups(be, keep, &err);
+    rocksdb_backup_engine_close(be);
+    return err ? rdb_err(err, "backup purge", msg, msgcap) : 0;
+}
+
 /* Releases whatever part of kv has been set up; used by close and by every
  * error path of open. */
 static void rdb_destroy(rdb *kv)
@@ -568,6 +737,8 @@ static const bt_kv_vtbl rdb_vtbl = {
     .cf_bytes = r_cf_bytes,
     .checkpoint = r_checkpoint,
     .close = r_close,
+    .backup = r_backup,
+    .cf_raw_bytes = r_cf_raw_bytes,
     .bulk_new = r_bulk_new,
     .bulk_put = r_bulk_put,
     .bulk_ingest = r_bulk_ingest,
@@ -839,7 +1010,12 @@ int bt_kv_open_rocksdb(bt_kv **out, const char *path, const bt_kv_config *cfg, c
     kv->envopts = rocksdb_envoptions_create();
     kv->path = bt_malloc(strlen(path) + 1);
     if (kv->path) strcpy(kv->path, path);
-    rc = kv->path ? open_db(kv, path, cfg, msg, msgcap) : BT_ENOMEM;
+    if (kv->path) {
+        rc = open_db(kv, path, cfg, msg, msgcap);
+    } else {
+        bt_msgf(msg, msgcap, "rocksdb open: out of memory");
+        rc = BT_ENOMEM;
+    }
     if (rc) {
         rdb_destroy(kv);
         return rc;

@@ -34,3 +34,19 @@ uint64_t bt_hist_quantile(const bt_hist *h, double q)
     }
     return bucket_top(BT_HIST_BUCKETS - 1);
 }
+
+void bt_hist_add_atomic(bt_hist *h, uint64_t v)
+{
+    __atomic_fetch_add(&h->b[bucket_of(v)], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
+}
+
+void bt_hist_snapshot(bt_hist *out, const bt_hist *h)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < BT_HIST_BUCKETS; i++) {
+        out->b[i] = __atomic_load_n(&h->b[i], __ATOMIC_RELAXED);
+        n += out->b[i];
+    }
+    out->count = n;
+}

@@ -15,6 +15,12 @@ typedef struct bt_hist {
 } bt_hist;
 
 void bt_hist_add(bt_hist *h, uint64_t v);
+/* The same, safe from several threads at once (relaxed atomic increments;
+ * read it with bt_hist_snapshot). */
+void bt_hist_add_atomic(bt_hist *h, uint64_t v);
+/* A consistent-enough copy of a histogram updated with bt_hist_add_atomic:
+ * count is recomputed from the buckets. */
+void bt_hist_snapshot(bt_hist *out, const bt_hist *h);
 /* The value below which a fraction q (0..1) of samples fall (bucket upper
  * bound); 0 if empty. */
 uint64_t bt_hist_quantile(const bt_hist *h, double q);

@@ -17,6 +17,13 @@
  *   C5. Every A/W line in the replayed range carries the mirror's digests
  *       (the writer saw the right state when it acknowledged).
  *   C6. bt_db_check passes on both trees; bt_db_close returns 0.
+ *   C7. At most CS_CKPT_KEEP checkpoints are retained, each taken after a
+ *       commit that is a multiple of CS_CKPT_EVERY and not beyond c; each
+ *       validates (every node reloaded, every label recomputed) and holds
+ *       the digests the writer acknowledged for its commit.
+ * Rollbacks (Q/R lines): an R line is durable (it lowers the bound of C3
+ * to its commit); after a Q line without its R the database may be either
+ * at the rollback's commit or where it was.
  * Prints one line starting "crash_check: OK" or "crash_check: FAIL" and
  * exits 0 or 1 (2: the test itself could not run).
  */
@@ -38,7 +45,7 @@
 
 typedef struct ack {
     uint64_t seq;
-    char kind; /* 'A' or 'W' */
+    char kind; /* 'A', 'W' or 'R' */
     uint8_t d[CS_NTREES][BT_DIGEST_LEN];
 } ack;
 
@@ -47,6 +54,8 @@ typedef struct acks {
     size_t n, cap;
     uint64_t last_a, last_p, last_w; /* last A, last P, last A-or-W seq (0: none) */
     uint64_t sessions, bad_lines;
+    uint64_t pending_rb, rollbacks; /* a Q line without its R yet; R lines seen */
+    int has_pending;
 } acks;
 
 static const char *g_dir;
@@ -90,7 +99,12 @@ static void parse_line(acks *a, char *line, size_t len)
         a->last_p = seq;
         return;
     }
-    if (kind != 'A' && kind != 'W') {
+    if (kind == 'Q') {
+        a->has_pending = 1;
+        a->pending_rb = seq;
+        return;
+    }
+    if (kind != 'A' && kind != 'W' && kind != 'R') {
         a->bad_lines++;
         return;
     }
@@ -109,7 +123,9 @@ static void parse_line(acks *a, char *line, size_t len)
     }
     a->v[a->n++] = e;
     a->last_w = seq;
-    if (kind == 'A') a->last_a = seq;
+    a->has_pending = 0;
+    if (kind == 'A' || kind == 'R') a->last_a = seq;
+    if (kind == 'R') a->rollbacks++;
 }
 
 /* Reads the tail of DIR/acks.  A last line without its newline was torn by
@@ -283,6 +299,35 @@ static void check_db(bt_db *db, mirror *m, cs_stream *s, uint8_t dc[CS_NTREES][B
     }
 }
 
+/* C7 */
+static size_t check_checkpoints(bt_db *db, const acks *a, uint64_t c)
+{
+    bt_checkpoint *list = NULL;
+    size_t n = 0;
+    int rc = bt_db_checkpoint_list(&list, &n, db);
+    if (rc) fail("C7: bt_db_checkpoint_list: %s: %s", bt_strerror(rc), bt_db_errmsg(db));
+    if (n > CS_CKPT_KEEP) fail("C7: %zu checkpoints retained, at most %d expected", n, CS_CKPT_KEEP);
+    for (size_t i = 0; i < n; i++) {
+        const bt_checkpoint *k = &list[i];
+        if (k->commit_seq % CS_CKPT_EVERY != 0 || k->commit_seq > c || k->ntrees != CS_NTREES)
+            fail("C7: checkpoint %" PRIu64 " of commit %" PRIu64 " (reopened at %" PRIu64 ", %zu trees) "
+                 "was never taken", k->id, k->commit_seq, c, k->ntrees);
+        if ((rc = bt_db_checkpoint_validate(db, k->id)))
+            fail("C7: checkpoint %" PRIu64 " does not validate: %s: %s", k->id, bt_strerror(rc),
+                 bt_db_errmsg(db));
+        size_t j = ack_lower(a->v, a->n, k->commit_seq);
+        if (j == a->n || a->v[j].seq != k->commit_seq) continue; /* before the ack tail */
+        for (size_t t = 0; t < k->ntrees; t++) {
+            unsigned ti = strcmp(k->trees[t].name, cs_tree_names[0]) == 0 ? 0 : 1;
+            if (memcmp(k->trees[t].digest, a->v[j].d[ti], BT_DIGEST_LEN))
+                fail("C7: checkpoint %" PRIu64 " tree %s differs from commit %" PRIu64 "'s digest",
+                     k->id, k->trees[t].name, k->commit_seq);
+        }
+    }
+    bt_free(list);
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -314,7 +359,7 @@ int main(int argc, char **argv)
     if (c > a.last_p)
         fail("C2: reopened at commit %" PRIu64 " but the writer never began a commit after %" PRIu64,
              c, a.last_p);
-    if (p.mode != CS_MODE_NONE && c < a.last_a)
+    if (p.mode != CS_MODE_NONE && c < a.last_a && !(a.has_pending && c == a.pending_rb))
         fail("C3: reopened at commit %" PRIu64 " but commit %" PRIu64 " was acknowledged durable "
              "(mode %s): %" PRIu64 " acknowledged commit(s) lost",
              c, a.last_a, cs_mode_name(p.mode), a.last_a - c);
@@ -333,13 +378,14 @@ int main(int argc, char **argv)
         replay(dc, &m, &s, &none, c);
     }
     check_db(db, &m, &s, dc, c);
+    size_t nck = check_checkpoints(db, &a, c);
     if ((rc = bt_db_close(db))) fail("C6: bt_db_close: %s: %s", bt_strerror(rc), bt_db_errmsg(NULL));
     printf("crash_check: OK mode=%s commits=%" PRIu64 " last_A=%" PRIu64 " last_P=%" PRIu64
            " last_W=%" PRIu64 " unsynced_lost=%" PRIu64 " mirror_replayed=%" PRIu64
            " db_replayed_ops=%" PRIu64 " open_ms=%.1f sessions_in_tail=%" PRIu64 " bad_lines=%" PRIu64
-           "\n",
+           " checkpoints=%zu rollbacks_in_tail=%" PRIu64 "\n",
            cs_mode_name(p.mode), c, a.last_a, a.last_p, a.last_w, a.last_w > c ? a.last_w - c : 0,
-           replayed, st.replayed_ops, st.open_ms, a.sessions, a.bad_lines);
+           replayed, st.replayed_ops, st.open_ms, a.sessions, a.bad_lines, nck, a.rollbacks);
     mirror_dispose(&m);
     cs_stream_dispose(&s);
     free(a.v);

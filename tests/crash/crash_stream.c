@@ -57,6 +57,7 @@ void cs_db_options(bt_db_options *out, const cs_params *p)
     o.cache_bytes = 8u << 20;
     o.block_cache_bytes = 4u << 20;
     o.min_free_bytes = 0;
+    o.checkpoint_keep = CS_CKPT_KEEP;
     *out = o;
 }
 

@@ -16,8 +16,20 @@
  *                                               seq committed, durability not
  *                                               promised (group without wait,
  *                                               mode none; plain write())
+ *                  Q <seq>                      about to roll back to the
+ *                                               checkpoint of commit seq (fdatasync'd)
+ *                  R <seq> <hex tracker> <hex reserve>
+ *                                               rolled back to commit seq (durable)
  *                A line is written with one write(); a torn last line (no
  *                newline) is ignored by the reader.
+ *
+ * Checkpoints (not part of the stream: they do not change the trees): after
+ * commit k with k % CS_CKPT_EVERY == 0 the writer creates one (retention:
+ * the newest CS_CKPT_KEEP); every CS_PRUNE_EVERY commits it prunes the log
+ * below the oldest; after commit k with k % CS_ROLLBACK_EVERY == 0 it rolls
+ * back, one time in two, to the newest checkpoint and goes on from there.
+ * Since transaction k is a pure function of k, the state after a rollback to
+ * commit c and the re-commit of c+1.. is again the stream's.
  *
  * Transaction k (k = 1, 2, ...) is a pure function of (params, k): its
  * operations come from a PRNG seeded with (seed, k).  Its first operation is
@@ -44,6 +56,10 @@
 #define CS_KEYS_MAX 50000u
 #define CS_PATH_MAX 4096
 #define CS_LINE_MAX 256
+#define CS_CKPT_EVERY 7
+#define CS_CKPT_KEEP 3
+#define CS_PRUNE_EVERY 50
+#define CS_ROLLBACK_EVERY 29
 
 extern const char *const cs_tree_names[CS_NTREES]; /* "tracker", "reserve" */
 

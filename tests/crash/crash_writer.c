@@ -181,6 +181,36 @@ static void apply_txn(bt_txn *txn, bt_db *db, const cs_stream *s, bt_op *ops, bt
     }
 }
 
+/* Checkpoints, log pruning and rollbacks between commits (crash_stream.h).
+ * Returns the commit the stream continues after (k, or the rollback's). */
+static uint64_t history_steps(int fd, bt_db *db, uint64_t k)
+{
+    int rc;
+    if (k % CS_CKPT_EVERY == 0) {
+        char label[32];
+        snprintf(label, sizeof label, "k=%" PRIu64, k);
+        if ((rc = bt_db_checkpoint_create(NULL, db, label)))
+            DIE("bt_db_checkpoint_create %" PRIu64 ": %s: %s", k, bt_strerror(rc), bt_db_errmsg(db));
+    }
+    if (k % CS_PRUNE_EVERY == 0 && (rc = bt_db_oplog_prune(NULL, db, UINT64_MAX)))
+        DIE("bt_db_oplog_prune: %s: %s", bt_strerror(rc), bt_db_errmsg(db));
+    if (k % CS_ROLLBACK_EVERY != 0 || (rand() & 1)) return k;
+    bt_checkpoint *c = NULL;
+    rc = bt_db_checkpoint_get(&c, db, 0);
+    if (rc == BT_ENOTFOUND) return k;
+    if (rc) DIE("bt_db_checkpoint_get: %s: %s", bt_strerror(rc), bt_db_errmsg(db));
+    uint64_t id = c->id, to = c->commit_seq;
+    bt_free(c);
+    if (to >= k) return k;
+    char line[CS_LINE_MAX];
+    int n = snprintf(line, sizeof line, "Q %" PRIu64 "\n", to);
+    if (cs_write_all(fd, line, (size_t)n, true)) DIE("writing the ack file: %s", strerror(errno));
+    if ((rc = bt_db_rollback(db, id)))
+        DIE("bt_db_rollback %" PRIu64 ": %s: %s", id, bt_strerror(rc), bt_db_errmsg(db));
+    ack_line(fd, 'R', to, db, true);
+    return to;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     if (argc < 3) usage();
@@ -208,6 +238,7 @@ static int cmd_run(int argc, char **argv)
     if (cs_write_all(fd, line, (size_t)n, true)) DIE("writing the ack file: %s", strerror(errno));
     mark_ready(dir);
     bool sync_p = getenv("CRASH_SYNC_PREACK") && !strcmp(getenv("CRASH_SYNC_PREACK"), "1");
+    srand((unsigned)getpid());
 
     for (uint64_t k = st.commits + 1, done = 0; done < max_commits; k++, done++) {
         cs_stream_txn(&s, k);
@@ -228,6 +259,7 @@ static int cmd_run(int argc, char **argv)
             durable = true;
         }
         ack_line(fd, durable ? 'A' : 'W', k, db, durable);
+        k = history_steps(fd, db, k);
     }
     rc = bt_db_close(db);
     if (rc) DIE("bt_db_close: %s: %s", bt_strerror(rc), bt_db_errmsg(NULL));
