@@ -937,6 +937,16 @@ typedef struct bt_replay_info {
 BT_API int bt_db_replay(bt_replay_info *out, bt_db *db, const char *target_path,
                         const bt_db_options *target_opts, uint64_t upto_seq, uint64_t upto_ms);
 
+/* As bt_db_replay, but starting from checkpoint from_checkpoint (0: from
+ * empty): every tree starts at its version in that checkpoint (trees created
+ * after it start empty) and the log is replayed from the checkpoint's op
+ * seq + 1, which retention never prunes.  A target database gets each
+ * tree's checkpoint version by snapshot (its own sequence numbers then
+ * start at 1).  BT_ENOTFOUND: no such checkpoint. */
+BT_API int bt_db_replay_from(bt_replay_info *out, bt_db *db, uint64_t from_checkpoint,
+                             const char *target_path, const bt_db_options *target_opts,
+                             uint64_t upto_seq, uint64_t upto_ms);
+
 /* ------------------------------------------------------------------------ */
 /* Snapshots: export and import of one tree version                          */
 /* ------------------------------------------------------------------------ */

@@ -21,7 +21,7 @@
 #include "ops_cmds.h"
 
 static const char backup_usage[] =
-    "usage: " CLI_NAME " backup create DB BACKUP_DIR [--no-verify] [--keep-days N] [db options]\n"
+    "usage: " CLI_NAME " backup create DB BACKUP_DIR [--no-verify] [--keep-days N] [DATABASE OPTIONS]\n"
     "       " CLI_NAME " backup list BACKUP_DIR [--json]\n"
     "       " CLI_NAME " backup verify BACKUP_DIR [ID] [--json]\n"
     "       " CLI_NAME " backup restore BACKUP_DIR [ID] TARGET_DIR [--json]\n"

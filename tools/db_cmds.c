@@ -797,6 +797,13 @@ int cmd_get(int argc, char **argv)
         finish(db, &a, CLI_OK, "get");
         return cli_usage_error("get", "KEYHEX is not hex: '%s'", a.pos[1]);
     }
+    bt_params tp;
+    if (bt_db_tree_params(&tp, db, tree) == 0 && key_len != tp.key_len) {
+        finish(db, &a, CLI_OK, "get");
+        free(key);
+        return cli_usage_error("get", "KEYHEX has %zu bytes; tree %s has %u-byte keys", key_len,
+                               tree, tp.key_len);
+    }
     int status = CLI_OK;
     rc = bt_db_get_at(&value, &value_len, db, tree, a.checkpoint, key, key_len);
     if (rc == 0 || rc == BT_ENOTFOUND) {
@@ -981,11 +988,14 @@ int cmd_root(int argc, char **argv)
 
 static const char stats_usage[] =
     "usage: " CLI_NAME " stats DIR [--json] [DATABASE OPTIONS]\n"
+    "       " CLI_NAME " stats DIR --prometheus [DATABASE OPTIONS]\n"
     "\n"
-    "Opens the database read-only and prints bt_db_stats_get: trees, last commit\n"
-    "and op sequence numbers, operations replayed by this open and its duration,\n"
-    "approximate bytes per partition (counters 'since open' describe this short\n"
-    "session).  See docs/OPERATIONS.md, \"Monitoring\".\n"
+    "Opens the database read-only and prints bt_db_stats_get: trees, notes (keys\n"
+    "of all trees), nodes, last commit and op sequence numbers, operations replayed\n"
+    "by this open and its duration, approximate bytes per partition (counters\n"
+    "'since open' describe this short session).  See docs/OPERATIONS.md,\n"
+    "\"Monitoring\".  --prometheus prints the metrics in the Prometheus text format\n"
+    "instead (see 'stats DIR --prometheus --help').\n"
     "\n" DBOPT_HELP;
 
 int cmd_stats(int argc, char **argv)

@@ -319,9 +319,16 @@ static int run_demo(demo *d)
 
 int cmd_demo(int argc, char **argv)
 {
-    /* demo DIR: the tracker's day on a data directory (demo_day.c) */
-    for (int i = 1; i < argc; i++)
+    /* demo DIR: the tracker's day on a data directory (demo_day.c); the
+     * in-memory demo takes no positional argument (values of its own
+     * options --keys N / --batches B are skipped) */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--keys") || !strcmp(argv[i], "--batches")) {
+            i++;
+            continue;
+        }
         if (argv[i][0] != '-') return cmd_demo_day(argc, argv);
+    }
     static const struct option longopts[] = {
         {"keys", required_argument, NULL, 'k'}, {"batches", required_argument, NULL, 'b'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};

@@ -38,13 +38,14 @@ enum {
     H_INTO,
     H_TO_SEQ,
     H_TO_TIME,
-    H_SAVE
+    H_SAVE,
+    H_FROM_CKPT
 };
 
 typedef struct hargs {
     db_cli db;
     int json;
-    uint64_t from, to, since, until, before, to_seq, to_time;
+    uint64_t from, to, since, until, before, to_seq, to_time, from_ckpt;
     int has_from, has_to, has_since, has_until, has_before;
     const char *tree, *key, *export_path, *format, *label, *into, *save;
     char **pos;
@@ -69,6 +70,7 @@ static int hparse(hargs *a, int argc, char **argv, const char *command, const ch
         {"to-seq", required_argument, NULL, H_TO_SEQ},
         {"to-time", required_argument, NULL, H_TO_TIME},
         {"save-discarded", required_argument, NULL, H_SAVE},
+        {"from-checkpoint", required_argument, NULL, H_FROM_CKPT},
         {"help", no_argument, NULL, 'h'},
         DBOPT_LONGOPTS,
         {NULL, 0, NULL, 0}};
@@ -95,6 +97,7 @@ static int hparse(hargs *a, int argc, char **argv, const char *command, const ch
         case H_BEFORE: num = &a->before; flag = &a->has_before; break;
         case H_TO_SEQ: num = &a->to_seq; break;
         case H_TO_TIME: num = &a->to_time; break;
+        case H_FROM_CKPT: num = &a->from_ckpt; break;
         case H_TREE: a->tree = optarg; break;
         case H_KEY: a->key = optarg; break;
         case H_EXPORT: a->export_path = optarg; break;
@@ -471,13 +474,16 @@ int cmd_checkpoint(int argc, char **argv)
 /* ---- replay ----------------------------------------------------------------------- */
 
 static const char replay_usage[] =
-    "usage: " CLI_NAME " replay DIR [--into NEWDIR] [--to-seq SEQ] [--to-time MS] [--json]\n"
+    "usage: " CLI_NAME " replay DIR [--from-checkpoint ID] [--into NEWDIR] [--to-seq SEQ]\n"
+    "                      [--to-time MS] [--json]\n"
     "\n"
-    "Replays the operation log from empty, checking after every commit that the\n"
-    "digests it recorded are reproduced.  With --into, writes the result into a\n"
-    "new database (point-in-time recovery: whole commits only, stopping before\n"
-    "the first commit that would pass op SEQ and/or the first commit later than\n"
-    "MS milliseconds since the Unix epoch).  Needs the log from op 1 (not pruned).\n"
+    "Replays the operation log from empty (or from the versions checkpoint ID\n"
+    "pinned), checking after every commit that the digests it recorded are\n"
+    "reproduced.  With --into, writes the result into a new database\n"
+    "(point-in-time recovery: whole commits only, stopping before the first\n"
+    "commit that would pass op SEQ and/or the first commit later than MS\n"
+    "milliseconds since the Unix epoch).  From empty it needs the log from op 1\n"
+    "(not pruned); from a checkpoint, the log after it (never pruned).\n"
     "\n" DBOPT_HELP;
 
 int cmd_replay(int argc, char **argv)
@@ -492,7 +498,8 @@ int cmd_replay(int argc, char **argv)
     if (a.into && dbopt_resolve(&o, &a.db, 0, 1, "replay") != CLI_OK)
         return hclose(db, &a, CLI_USAGE, "replay");
     bt_replay_info info;
-    rc = bt_db_replay(&info, db, a.into, a.into ? &o : NULL, a.to_seq, a.to_time);
+    rc = bt_db_replay_from(&info, db, a.from_ckpt, a.into, a.into ? &o : NULL, a.to_seq,
+                           a.to_time);
     if (rc) return hclose(db, &a, db_fail(db, "replay", "replaying", rc), "replay");
     double rate = info.seconds > 0 ? (double)info.ops / info.seconds : 0;
     if (a.json)

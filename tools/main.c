@@ -43,8 +43,9 @@ static const char main_usage[] =
     "  init DIR [--tree NAME [--key-len N] [--values var|N]]...   create a database\n"
     "  tree create DIR NAME [...] | tree list DIR                 manage trees\n"
     "  apply DIR [--tree NAME] FILE|- [--batch N] [--proof-dir D] apply JSON-line ops\n"
-    "  get DIR [--tree NAME] KEYHEX                                look a key up\n"
-    "  prove DIR [--tree NAME] KEYHEX... | --whatif FILE           lookup / what-if proof\n"
+    "  get DIR [--tree NAME] [--checkpoint ID] KEYHEX              look a key up\n"
+    "  prove DIR [--tree NAME] [--checkpoint ID] KEYHEX... | --whatif FILE\n"
+    "                                       lookup / what-if / redemption proof\n"
     "  root DIR [--tree NAME]                                      digests and registers\n"
     "  stats DIR | check DIR | flush DIR | compact DIR             operations\n"
     "  nodes DIR [FROM [TO]]                stored nodes by label (label index)\n"
@@ -227,7 +228,7 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(argv[1], "help") == 0) {
-        if (argc < 3) {
+        if (argc < 3 || is_help(argv[2])) {
             fputs(main_usage, stdout);
             return CLI_OK;
         }

@@ -97,7 +97,7 @@ static double now_s(void)
 /* ---- stats --prometheus --------------------------------------------------------- */
 
 static const char prom_usage[] =
-    "usage: " CLI_NAME " stats DB --prometheus [db options]\n"
+    "usage: " CLI_NAME " stats DB --prometheus [DATABASE OPTIONS]\n"
     "\n"
     "Prints the database's metrics in the Prometheus text format (read-only open;\n"
     "counters that count work since open are zero here: scrape a running writer\n"
@@ -149,7 +149,7 @@ int cmd_stats_dispatch(int argc, char **argv)
 
 static const char serve_usage[] =
     "usage: " CLI_NAME " serve-metrics DB --listen HOST:PORT [--seconds N] [--writer]\n"
-    "                             [db options]\n"
+    "                             [DATABASE OPTIONS]\n"
     "\n"
     "Serves GET /metrics (Prometheus text format) for DB until SIGINT/SIGTERM, or for\n"
     "N seconds.  Prints 'listening on HOST:PORT' first (port 0 picks a free port).\n"
@@ -222,7 +222,7 @@ int cmd_serve_metrics(int argc, char **argv)
 static const char maintain_usage[] =
     "usage: " CLI_NAME " maintain DB --backup-dir DIR [--compact-interval S]\n"
     "                        [--backup-interval S] [--retention-days N] [--no-verify]\n"
-    "                        [--listen HOST:PORT] [--run-for S] [--once] [db options]\n"
+    "                        [--listen HOST:PORT] [--run-for S] [--once] [DATABASE OPTIONS]\n"
     "\n"
     "Holds DB open as its writer and, on schedule, compacts it (every S seconds,\n"
     "default 3600), backs it up into DIR (default every 86400 s, verified) and\n"

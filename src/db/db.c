@@ -542,7 +542,7 @@ int bt_db__open(bt_db **out, const char *path, const bt_db_options *opts, bool a
     if (!rc) rc = open_db(db);
     if (rc) {
         if (errmsg && errmsg_cap) snprintf(errmsg, errmsg_cap, "%s", bt_db__msg);
-        bt_log(BT_LOG_WARN, "open %s failed: %s: %s", path ? path : "(null)", bt_strerror(rc),
+        bt_log(BT_LOG_INFO, "open %s failed: %s: %s", path ? path : "(null)", bt_strerror(rc),
                bt_db__msg);
         if (db) free_db(db);
         return rc;

@@ -789,6 +789,45 @@ static int replay_block_into(replayer *p, const bt_rec_block *blk)
 int bt_db_replay(bt_replay_info *out, bt_db *db, const char *target_path,
                  const bt_db_options *target_opts, uint64_t upto_seq, uint64_t upto_ms)
 {
+    return bt_db_replay_from(out, db, 0, target_path, target_opts, upto_seq, upto_ms);
+}
+
+/* A checkpoint's trees, copied under rlock. */
+typedef struct ckcopy {
+    uint64_t id, op_seq;
+    size_t n;
+    dbckpt_tree *trees; /* roots not referenced: only ids and digests are used */
+} ckcopy;
+
+static int ckpt_copy(ckcopy *out, bt_db *db, uint64_t id)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&db->rlock);
+    dbckpt *c = bt_db__ckpt_find(db, id);
+    if (c) {
+        out->id = c->id;
+        out->op_seq = c->op_seq;
+        out->n = c->ntrees;
+        out->trees = bt_calloc(c->ntrees ? c->ntrees : 1, sizeof *out->trees);
+        if (out->trees) memcpy(out->trees, c->trees, c->ntrees * sizeof *out->trees);
+        for (size_t i = 0; out->trees && i < out->n; i++) out->trees[i].root = NULL;
+    }
+    pthread_mutex_unlock(&db->rlock);
+    if (!c) return bt_db__set_msg(BT_ENOTFOUND, "no checkpoint %llu", (unsigned long long)id);
+    return out->trees ? 0 : bt_db__set_msg(BT_ENOMEM, "out of memory");
+}
+
+static const dbckpt_tree *ckpt_tree(const ckcopy *c, uint32_t tree_id)
+{
+    for (size_t i = 0; c && i < c->n; i++)
+        if (c->trees[i].tree_id == tree_id) return &c->trees[i];
+    return NULL;
+}
+
+int bt_db_replay_from(bt_replay_info *out, bt_db *db, uint64_t from_checkpoint,
+                      const char *target_path, const bt_db_options *target_opts, uint64_t upto_seq,
+                      uint64_t upto_ms)
+{
     bt_replay_info info;
     memset(&info, 0, sizeof info);
     if (out) *out = info;
@@ -797,19 +836,35 @@ int bt_db_replay(bt_replay_info *out, bt_db *db, const char *target_path,
     uint64_t first, last;
     int rc = bt_db_oplog_bounds(&first, &last, db);
     if (rc) return rc;
-    if (first > 1 && last >= first)
-        return bt_db__set_msg(BT_ENOTFOUND, "the operation log was pruned before op %llu; a replay "
-                                            "from empty needs it from op 1",
-                              (unsigned long long)first);
+    ckcopy ck = {0};
+    uint64_t start = 1;
+    if (from_checkpoint) {
+        if ((rc = ckpt_copy(&ck, db, from_checkpoint))) return rc;
+        start = ck.op_seq + 1;
+    }
+    if (first > start && last >= first) {
+        bt_mem_free(ck.trees);
+        return bt_db__set_msg(BT_ENOTFOUND, "the operation log was pruned before op %llu; this "
+                                            "replay needs it from op %llu",
+                              (unsigned long long)first, (unsigned long long)start);
+    }
+    if (target_path && strlen(target_path) > 3900) {
+        bt_mem_free(ck.trees);
+        return bt_db__set_msg(BT_EINVAL, "replay target path too long");
+    }
     replayer p;
     memset(&p, 0, sizeof p);
     p.db = db;
     p.info = &info;
-    if ((rc = reader_open(&p.r, db))) return rc;
+    if ((rc = reader_open(&p.r, db))) {
+        bt_mem_free(ck.trees);
+        return rc;
+    }
     if (target_path) {
         struct stat st;
         if (stat(target_path, &st) == 0) {
             reader_close(&p.r);
+            bt_mem_free(ck.trees);
             return bt_db__set_msg(BT_EEXISTS, "%s exists; replay writes a new database",
                                   target_path);
         }
@@ -824,23 +879,42 @@ int bt_db_replay(bt_replay_info *out, bt_db *db, const char *target_path,
         p.mem = bt_calloc(p.r.ntrees ? p.r.ntrees : 1, sizeof *p.mem);
         if (!p.mem) rc = bt_db__set_msg(BT_ENOMEM, "out of memory");
     }
-    /* trees in id order, so the target hands out the same ids */
+    /* trees in id order, so the target hands out the same ids; from a
+     * checkpoint, each tree starts at its version there (a snapshot through
+     * a temporary file for a target; the stored nodes, loaded lazily, for a
+     * verification) and trees created later start empty */
     for (size_t i = 0; !rc && i < p.r.ntrees; i++) {
         pthread_mutex_lock(&db->rlock);
         bt_params prm = bt_db__find_id(db, p.r.trees[i].id)->p;
         pthread_mutex_unlock(&db->rlock);
-        if (p.target) {
+        const dbckpt_tree *ct = ckpt_tree(&ck, p.r.trees[i].id);
+        if (p.target && ct) {
+            char snap[4096];
+            snprintf(snap, sizeof snap, "%s.replay-%u.snap", target_path, p.r.trees[i].id);
+            rc = bt_db_export(NULL, db, p.r.trees[i].name, ck.id, snap);
+            if (!rc) {
+                rc = bt_db_import(NULL, p.target, p.r.trees[i].name, snap);
+                if (rc) bt_db__set_msg(rc, "replay target: %s", bt_db_errmsg(p.target));
+            }
+            unlink(snap);
+        } else if (p.target) {
             rc = bt_db_tree_create(p.target, p.r.trees[i].name, &prm);
             if (rc) bt_db__set_msg(rc, "replay target: %s", bt_db_errmsg(p.target));
+        } else if (ct) {
+            bt_node *stub = bt_node_new_label(ct->digest, ct->root_id);
+            rc = stub ? bt_tree_open_root(&p.mem[i], &prm, stub, ct->digest[32], ct->count, &db->src)
+                      : BT_ENOMEM;
+            if (stub) bt_node_unref(stub);
+            if (rc) bt_db__set_msg(rc, "out of memory");
         } else {
             rc = bt_tree_new(&p.mem[i], &prm);
             if (rc) bt_db__set_msg(rc, "out of memory");
         }
     }
-    if (!rc && last >= first) {
+    if (!rc && last >= start) {
         uint8_t k0[9];
-        bt_key_u64(k0, 'b', 1);
-        uint64_t expect = 1;
+        bt_key_u64(k0, 'b', start);
+        uint64_t expect = start;
         for (db->kv->v->iter_seek(p.r.it, k0, 9); !rc && db->kv->v->iter_valid(p.r.it);
              db->kv->v->iter_next(p.r.it)) {
             size_t kl, vl;
@@ -876,6 +950,7 @@ int bt_db_replay(bt_replay_info *out, bt_db *db, const char *target_path,
     bt_mem_free(p.ops);
     bt_mem_free(p.has_prev);
     reader_close(&p.r);
+    bt_mem_free(ck.trees);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     info.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (out) *out = info;

@@ -97,6 +97,8 @@ expect_status 0 "$BT" log db --from 301 --json
 expect_status 0 "$BT" log prune db --before 1000 --json
 [ "$(json_get out.txt 'd["first"] <= 301')" = True ] || fail "pruned past the checkpoint"
 expect_status 1 "$BT" replay db
+expect_status 0 "$BT" replay db --from-checkpoint 1 --json
+[ "$(json_get out.txt 'd["ops"]')" = 10 ] || fail "replay from the checkpoint: the 10 ops after it"
 expect_status 0 "$BT" checkpoint delete db 1
 expect_status 1 "$BT" checkpoint delete db 1
 expect_status 0 "$BT" check db
