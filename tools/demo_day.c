@@ -489,8 +489,9 @@ static void print_summary(const day *d, json_t *o)
            R("redemption_proof_p50_us"), R("redemption_proof_p99_us"));
     printf("  %-34s %12.1f ms   close %.1f ms, full check %.0f ms\n", "reopen (clean)", R("reopen_ms"),
            R("close_ms"), R("check_ms"));
-    printf("  %-34s %12llu B    (%.0f B per note, compacted)\n", "disk use", I("disk_bytes"),
-           R("disk_bytes_per_note"));
+    printf("  %-34s %12llu B    (%.0f B per note, compacted: nodes, every update's log\n"
+           "  %-34s %12s      record, the retained commitments, 5 trees)\n", "disk use",
+           I("disk_bytes"), R("disk_bytes_per_note"), "", "");
     printf("  %-34s %12.0f ms   (%llu B), restore %.0f ms: same digest, check ok\n",
            "backup (verified)", R("backup_ms"), I("backup_bytes"), R("restore_ms"));
     json_t *lc = json_object_get(o, "last_commitment");
