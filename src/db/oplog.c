@@ -125,6 +125,28 @@ static int damaged(uint64_t seq)
                           (unsigned long long)seq);
 }
 
+/* The block under r->it (L1, L3): 1 with *blk decoded (its key is its first
+ * op seq, it holds at least one op) and, if asked, its key and stored bytes;
+ * 0 once the iterator has left the blocks; BT_ECORRUPT naming the place. */
+static int block_here(reader *r, bt_rec_block *blk, const uint8_t **key, const uint8_t **val,
+                      size_t *vlen)
+{
+    bt_db *db = r->db;
+    if (!db->kv->v->iter_valid(r->it)) return 0;
+    size_t kl, vl;
+    const uint8_t *k = db->kv->v->iter_key(r->it, &kl);
+    const uint8_t *v = db->kv->v->iter_value(r->it, &vl);
+    if (kl < 1 || k[0] != 'b') return 0;
+    uint64_t seq = kl == 9 ? bt_load_u64be(k + 1) : 0;
+    if (kl != 9 || bt_rec_block_decode(blk, v, vl) || blk->first_op_seq != seq ||
+        blk->op_count == 0)
+        return damaged(seq);
+    if (key) *key = k;
+    if (val) *val = v;
+    if (vlen) *vlen = vl;
+    return 1;
+}
+
 /* Positions r->it on the block holding op seq and decodes it.  Returns 0,
  * BT_ENOTFOUND (no such op retained), BT_ECORRUPT or an engine error. */
 static int block_at(reader *r, uint64_t seq, bt_rec_block *blk)
@@ -137,13 +159,8 @@ static int block_at(reader *r, uint64_t seq, bt_rec_block *blk)
         int rc = db->kv->v->iter_status(r->it, bt_db__msg, sizeof bt_db__msg);
         return rc ? rc : BT_ENOTFOUND;
     }
-    size_t kl, vl;
-    const uint8_t *k = db->kv->v->iter_key(r->it, &kl);
-    const uint8_t *v = db->kv->v->iter_value(r->it, &vl);
-    if (kl < 1 || k[0] != 'b') return BT_ENOTFOUND;
-    if (kl != 9 || bt_rec_block_decode(blk, v, vl) || bt_load_u64be(k + 1) != blk->first_op_seq ||
-        blk->op_count == 0)
-        return damaged(seq);
+    int got = block_here(r, blk, NULL, NULL, NULL);
+    if (got <= 0) return got < 0 ? got : BT_ENOTFOUND;
     if (seq >= blk->first_op_seq + blk->op_count) return BT_ENOTFOUND;
     return 0;
 }
@@ -228,18 +245,11 @@ int bt_db_oplog_range(bt_db *db, uint64_t from_seq, uint64_t to_seq, bt_oplog_fn
         seq = blk.first_op_seq + blk.op_count;
         if (seq > to_seq) break;
         db->kv->v->iter_next(r.it);
-        size_t kl, vl;
-        if (!db->kv->v->iter_valid(r.it)) {
-            rc = db->kv->v->iter_status(r.it, bt_db__msg, sizeof bt_db__msg);
+        int got = block_here(&r, &blk, NULL, NULL, NULL);
+        if (got <= 0) {
+            rc = got < 0 ? got : db->kv->v->iter_status(r.it, bt_db__msg, sizeof bt_db__msg);
             if (!rc) rc = bt_db__set_msg(BT_ECORRUPT, "operation log: op %llu is missing",
                                          (unsigned long long)seq);
-            break;
-        }
-        const uint8_t *k = db->kv->v->iter_key(r.it, &kl);
-        const uint8_t *v = db->kv->v->iter_value(r.it, &vl);
-        if (kl != 9 || k[0] != 'b' || bt_rec_block_decode(&blk, v, vl) ||
-            bt_load_u64be(k + 1) != blk.first_op_seq || blk.op_count == 0) {
-            rc = damaged(seq);
             break;
         }
         if (blk.first_op_seq != seq)
@@ -388,13 +398,12 @@ int bt_db__oplog_truncate(bt_db *db, bt_kv_batch *b, uint64_t after_seq)
     bt_key_u64(k0, 'b', after_seq + 1);
     for (db->kv->v->iter_seek(r.it, k0, 9); !rc && db->kv->v->iter_valid(r.it);
          db->kv->v->iter_next(r.it)) {
-        size_t kl, vl;
-        const uint8_t *k = db->kv->v->iter_key(r.it, &kl);
-        const uint8_t *v = db->kv->v->iter_value(r.it, &vl);
-        if (kl < 1 || k[0] != 'b') break;
         bt_rec_block blk;
-        if (kl != 9 || bt_rec_block_decode(&blk, v, vl)) {
-            rc = damaged(kl == 9 ? bt_load_u64be(k + 1) : 0);
+        const uint8_t *k = NULL, *v = NULL;
+        size_t vl = 0;
+        int got = block_here(&r, &blk, &k, &v, &vl);
+        if (got <= 0) {
+            if (got < 0) rc = got;
             break;
         }
         rc = delete_block(&r, b, k, &blk);
@@ -435,13 +444,12 @@ int bt_db_oplog_prune(uint64_t *out_pruned, bt_db *db, uint64_t before_seq)
         db->kv->v->iter_seek(r.it, "b", 1);
         for (; !rc && db->kv->v->iter_valid(r.it) && chunk < PRUNE_CHUNK_OPS;
              db->kv->v->iter_next(r.it)) {
-            size_t kl, vl;
-            const uint8_t *k = db->kv->v->iter_key(r.it, &kl);
-            const uint8_t *v = db->kv->v->iter_value(r.it, &vl);
-            if (kl < 1 || k[0] != 'b') break;
             bt_rec_block blk;
-            if (kl != 9 || bt_rec_block_decode(&blk, v, vl)) {
-                rc = damaged(kl == 9 ? bt_load_u64be(k + 1) : 0);
+            const uint8_t *k = NULL, *v = NULL;
+            size_t vl = 0;
+            int got = block_here(&r, &blk, &k, &v, &vl);
+            if (got <= 0) {
+                if (got < 0) rc = got;
                 break;
             }
             uint64_t last = blk.first_op_seq + blk.op_count - 1;
@@ -494,13 +502,12 @@ int bt_db_oplog_reindex(uint64_t *out_ops, bt_db *db)
     db->features |= BT_FEATURE_OPLOG_INDEX; /* delete_block-style encoders look at it */
     for (db->kv->v->iter_seek(r.it, "b", 1); !rc && db->kv->v->iter_valid(r.it);
          db->kv->v->iter_next(r.it)) {
-        size_t kl, vl;
-        const uint8_t *k = db->kv->v->iter_key(r.it, &kl);
-        const uint8_t *v = db->kv->v->iter_value(r.it, &vl);
-        if (kl < 1 || k[0] != 'b') break;
         bt_rec_block blk;
-        if (kl != 9 || bt_rec_block_decode(&blk, v, vl)) {
-            rc = damaged(kl == 9 ? bt_load_u64be(k + 1) : 0);
+        const uint8_t *k = NULL, *v = NULL;
+        size_t vl = 0;
+        int got = block_here(&r, &blk, &k, &v, &vl);
+        if (got <= 0) {
+            if (got < 0) rc = got;
             break;
         }
         bt_db__oplog_index_commit(db, b, blk.ts_ms, blk.first_op_seq);
@@ -633,13 +640,12 @@ static int export_binary(bt_db *db, exporter *x, uint64_t from, uint64_t to)
     if (!rc) db->kv->v->iter_seek_for_prev(r.it, k0, 9);
     if (!rc && !db->kv->v->iter_valid(r.it)) db->kv->v->iter_seek(r.it, k0, 9);
     for (; !rc && db->kv->v->iter_valid(r.it); db->kv->v->iter_next(r.it)) {
-        size_t kl, vl;
-        const uint8_t *k = db->kv->v->iter_key(r.it, &kl);
-        const uint8_t *v = db->kv->v->iter_value(r.it, &vl);
-        if (kl < 1 || k[0] != 'b') break;
         bt_rec_block blk;
-        if (kl != 9 || bt_rec_block_decode(&blk, v, vl)) {
-            rc = damaged(kl == 9 ? bt_load_u64be(k + 1) : 0);
+        const uint8_t *k = NULL, *v = NULL;
+        size_t vl = 0;
+        int got = block_here(&r, &blk, &k, &v, &vl);
+        if (got <= 0) {
+            if (got < 0) rc = got;
             break;
         }
         if (blk.first_op_seq + blk.op_count - 1 < from) continue;
@@ -917,13 +923,12 @@ int bt_db_replay_from(bt_replay_info *out, bt_db *db, uint64_t from_checkpoint,
         uint64_t expect = start;
         for (db->kv->v->iter_seek(p.r.it, k0, 9); !rc && db->kv->v->iter_valid(p.r.it);
              db->kv->v->iter_next(p.r.it)) {
-            size_t kl, vl;
-            const uint8_t *k = db->kv->v->iter_key(p.r.it, &kl);
-            const uint8_t *v = db->kv->v->iter_value(p.r.it, &vl);
-            if (kl < 1 || k[0] != 'b') break;
             bt_rec_block blk;
-            if (kl != 9 || bt_rec_block_decode(&blk, v, vl) || blk.op_count == 0) {
-                rc = damaged(expect);
+            const uint8_t *k = NULL, *v = NULL;
+            size_t vl = 0;
+            int got = block_here(&p.r, &blk, &k, &v, &vl);
+            if (got <= 0) {
+                if (got < 0) rc = got;
                 break;
             }
             if (blk.first_op_seq != expect) {
