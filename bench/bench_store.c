@@ -6,7 +6,7 @@
  *
  *   bench_store [--n N]... [--values 8|100] [--quick] [--full] [--dir DIR]
  *               [--json FILE] [--seed S] [--cache-mb M] [--crash-ops C] [--keep]
- *               [--load-only]
+ *               [--load-only] [--memory] [--config FILE]
  *
  * Correctness is checked along the way, outside the timers; any failure makes
  * the exit status 1.
@@ -14,6 +14,13 @@
  * Internal mode (phase 8, the crashing child, started with fork + exec so it
  * is a fresh process without RocksDB's threads of the parent):
  *   bench_store --crash-child DIR N C SEED VALUE_BYTES CACHE_MB
+ *
+ * --memory replaces every phase by the memory check (bench/BENCHMARKS.md,
+ * "Memory check"): a fresh child process loads N notes into a new database
+ * with the configured caches, then proves random lookups; its peak RSS must
+ * stay within the memory budget the options set (node cache + unflushed
+ * nodes + RocksDB block cache + memtables) + 128 MiB:
+ *   bench_store --mem-child DIR N SEED VALUE_BYTES CACHE_MB
  */
 #define _GNU_SOURCE
 #include <basistrees.h>
@@ -177,6 +184,13 @@ static bt_db_options db_opts(const ctx *c, bt_durability dur)
     bt_db_options o = BT_DB_OPTIONS_INIT;
     o.durability = dur;
     o.cache_bytes = c->cache_bytes;
+    /* --config FILE (passed to children through the environment) */
+    const char *cfg = getenv("BENCH_STORE_CONFIG");
+    char msg[512];
+    if (cfg && bt_db_options_load(&o, cfg, msg, sizeof msg)) {
+        fprintf(stderr, "bench_store: %s\n", msg);
+        exit(2);
+    }
     return o;
 }
 
@@ -569,6 +583,118 @@ static int phase_crash(ctx *c)
     return ret;
 }
 
+/* Kernel's view of this process: VmRSS or VmHWM (peak) in bytes, 0 if unknown. */
+static uint64_t proc_status_bytes(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    uint64_t v = 0;
+    size_t fl = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, fl) && line[fl] == ':') {
+            v = strtoull(line + fl + 1, NULL, 10) * 1024u;
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+enum { MEM_SLACK_MIB = 128 };
+
+/* The memory check's child (a fresh process: no in-memory reference tree,
+ * no parent heap).  Prints one line "MEM empty load_peak peak end cache" in
+ * bytes on stdout. */
+static int mem_child(int argc, char **argv)
+{
+    if (argc < 7) return 2;
+    ctx *c = calloc(1, sizeof *c);
+    if (!c || sodium_init() < 0) _exit(3);
+    const char *dir = argv[2];
+    c->n = strtoull(argv[3], NULL, 10);
+    c->seed = strtoull(argv[4], NULL, 10);
+    unsigned vb = (unsigned)atoi(argv[5]);
+    c->cache_bytes = strtoull(argv[6], NULL, 10) << 20;
+    c->ds = vb == 8 ? &DATASETS[0] : &DATASETS[1];
+    c->p = (bt_params)BT_PARAMS_INIT;
+    c->p.value_len = c->ds->value_len_param;
+    c->col = -1;
+    json_out = stderr;
+    bt_db *db = NULL;
+    bt_db_options o = db_opts(c, BT_DURABILITY_GROUP);
+    if (open_db(c, &db, dir, &o, NULL)) _exit(4);
+    uint8_t start[BT_DIGEST_LEN];
+    if (bt_db_tree_create(db, TREE, &c->p) || bt_empty_digest(start, &c->p)) _exit(5);
+    uint64_t empty = proc_status_bytes("VmRSS");
+    load_result lr = {0};
+    if (load(c, db, 0, c->n, start, &lr, true)) _exit(6);
+    uint64_t load_peak = proc_status_bytes("VmHWM");
+    /* Reads over the whole key space fill the node cache and block cache. */
+    if (phase_lookup_proofs(c, db)) _exit(7);
+    bt_db_stats st;
+    if (bt_db_stats_get(&st, db)) _exit(8);
+    printf("MEM %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", empty, load_peak,
+           proc_status_bytes("VmHWM"), proc_status_bytes("VmRSS"), st.cache_bytes);
+    fflush(stdout);
+    if (bt_db_close(db)) _exit(9);
+    _exit(failures ? 10 : 0);
+}
+
+static int phase_memory(ctx *c)
+{
+    int pfd[2];
+    if (pipe(pfd)) return -1;
+    char nbuf[32], sbuf[32], vbuf[16], mbuf[32];
+    snprintf(nbuf, sizeof nbuf, "%" PRIu64, c->n);
+    snprintf(sbuf, sizeof sbuf, "%" PRIu64, c->seed);
+    snprintf(vbuf, sizeof vbuf, "%u", c->ds->value_bytes);
+    snprintf(mbuf, sizeof mbuf, "%" PRIu64, c->cache_bytes >> 20);
+    rm_rf(c->dir);
+    fflush(NULL);
+    uint64_t t0 = now_ns();
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        close(pfd[1]);
+        execl(c->exe, c->exe, "--mem-child", c->dir, nbuf, sbuf, vbuf, mbuf, (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char line[256] = "";
+    FILE *f = fdopen(pfd[0], "r");
+    if (!f || !fgets(line, sizeof line, f)) line[0] = 0;
+    if (f) fclose(f);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    uint64_t empty, load_peak, peak, end, cache;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        sscanf(line, "MEM %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &empty, &load_peak,
+               &peak, &end, &cache) != 5) {
+        FAILC(c, "memory child: status %d, line '%s'", status, line);
+        return -1;
+    }
+    /* every memory bound the options set: node cache, unflushed nodes,
+     * RocksDB's block cache and memtables (docs/OPERATIONS.md, "Memory") */
+    bt_db_options d = db_opts(c, BT_DURABILITY_GROUP);
+    uint64_t budget = d.cache_bytes + d.flush_bytes + d.block_cache_bytes + d.write_buffer_bytes;
+    double over = ((double)peak - (double)budget) / 1048576.0;
+    emit(c->col, "mem_seconds", (double)(now_ns() - t0) / 1e9, "s");
+    emit(c->col, "mem_budget", (double)budget, "bytes");
+    emit(c->col, "mem_rss_empty_db", (double)empty, "bytes");
+    emit(c->col, "mem_peak_rss_load", (double)load_peak, "bytes");
+    emit(c->col, "mem_peak_rss", (double)peak, "bytes");
+    emit(c->col, "mem_rss_end", (double)end, "bytes");
+    emit(c->col, "mem_node_cache_used", (double)cache, "bytes");
+    emit(c->col, "mem_peak_over_budget", over, "MiB");
+    emit(c->col, "mem_goal_met", over <= MEM_SLACK_MIB, "");
+    fprintf(stderr, "  memory: peak RSS %.0f MiB, budget %.0f MiB: %s (goal: at most %d MiB over)\n",
+            (double)peak / 1048576.0, (double)budget / 1048576.0,
+            over <= MEM_SLACK_MIB ? "within" : "OVER", MEM_SLACK_MIB);
+    return 0;
+}
+
 /* Phase 9. */
 static int phase_sync(ctx *c)
 {
@@ -596,6 +722,7 @@ static int phase_sync(ctx *c)
 }
 
 static bool load_only; /* --load-only: phases 1 and 2 (for profiling) */
+static bool memory_only; /* --memory: the memory check alone */
 
 static void run_one(ctx *c, bool keep)
 {
@@ -603,6 +730,12 @@ static void run_one(ctx *c, bool keep)
     load_result lr = {0};
     uint64_t nb = c->n / BATCH;
     rm_rf(c->dir);
+    if (memory_only) {
+        fprintf(stderr, "%s, %" PRIu64 " keys: memory check\n", c->ds->name, c->n);
+        phase_memory(c);
+        if (!keep) rm_rf(c->dir);
+        return;
+    }
 
     fprintf(stderr, "%s, %" PRIu64 " keys: in-memory build\n", c->ds->name, c->n);
     if (phase_mem(c)) return;
@@ -741,12 +874,13 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_store [--n N]... [--values 8|100] [--quick] [--full] [--dir DIR]\n"
                     "                   [--json FILE] [--seed S] [--cache-mb M] [--crash-ops C] [--keep]\n"
-                    "                   [--load-only]\n");
+                    "                   [--load-only] [--memory] [--config FILE]\n");
 }
 
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--crash-child")) return crash_child(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "--mem-child")) return mem_child(argc, argv);
     uint64_t sizes[16];
     int n_sizes = 0, values = 0;
     bool full = false, keep = false;
@@ -794,6 +928,11 @@ int main(int argc, char **argv)
             full = false;
         } else if (!strcmp(a, "--full")) {
             full = true;
+        } else if (!strcmp(a, "--config") && next) {
+            setenv("BENCH_STORE_CONFIG", next, 1);
+            i++;
+        } else if (!strcmp(a, "--memory")) {
+            memory_only = true;
         } else if (!strcmp(a, "--load-only")) {
             load_only = true;
         } else if (!strcmp(a, "--keep")) {

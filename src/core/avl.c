@@ -215,6 +215,7 @@ static int new_internal(bt_sess *s, const uint8_t *key, bt_node *l, bt_node *r, 
 {
     bt_node *n = bt_node_new_internal(s->klen, key, l, r, (int8_t)bal, s->gen);
     if (!n) return fail(s, BT_ENOMEM, "out of memory allocating a node");
+    s->new_bytes += bt_node_mem(n);
     if (track(s, n)) return fail(s, BT_ENOMEM, "out of memory");
     *out = n;
     return 0;
@@ -258,6 +259,7 @@ static int leaf_with(bt_sess *s, bt_node *r, const uint8_t *key, const uint8_t *
     }
     bt_node *n = bt_node_new_leaf(s->klen, key, val, vlen, next, s->gen);
     if (!n) return fail(s, BT_ENOMEM, "out of memory allocating a leaf");
+    s->new_bytes += bt_node_mem(n);
     if (track(s, n)) return fail(s, BT_ENOMEM, "out of memory");
     *out = n;
     return 0;
@@ -431,6 +433,7 @@ static int modify_leaf(bt_sess *s, opctx *c, bt_node *r, mres *o)
         return rc;
     nr = bt_node_new_leaf(s->klen, op->key, op->value, (uint32_t)op->value_len, oldnext, s->gen);
     if (!nr) return fail(s, BT_ENOMEM, "out of memory allocating a leaf");
+    s->new_bytes += bt_node_mem(nr);
     if (track(s, nr)) return fail(s, BT_ENOMEM, "out of memory");
     o->grew = true;
     return new_internal(s, op->key, nl, nr, 0, &o->n);

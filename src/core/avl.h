@@ -52,6 +52,8 @@ typedef struct bt_sess {
     bt_node *root;   /* working root (one reference) */
     int height;
     bt_node *old_root; /* prover: root when the batch began (one reference) */
+    uint64_t new_bytes; /* prover: bt_node_mem of every node allocated since the
+                           owner last took the count (bt_tree_take_new_bytes) */
 
     /* per-operation bookkeeping */
     bt_node **scratch; size_t nscratch, capscratch;

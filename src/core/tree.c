@@ -292,6 +292,13 @@ int bt_tree_whatif(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_D
     return *out_proof ? 0 : set_err(t, BT_ENOMEM, "out of memory");
 }
 
+uint64_t bt_tree_take_new_bytes(bt_tree *t)
+{
+    uint64_t b = t->s.new_bytes;
+    t->s.new_bytes = 0;
+    return b;
+}
+
 void bt_tree_mark_committed(bt_tree *t)
 {
     bt_sess_reset(&t->s);

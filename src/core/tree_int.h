@@ -32,6 +32,12 @@ int bt_tree_open_root(bt_tree **out, const bt_params *params, bt_node *root, int
  * written) and is sealed. */
 void bt_tree_mark_committed(bt_tree *t);
 
+/* Bytes of the nodes the tree allocated since the last call (an upper bound
+ * of the memory its unstored nodes hold: a node later replaced in the same
+ * batch is counted too); resets the count.  The database bounds its
+ * unflushed nodes with it (flush_bytes). */
+uint64_t bt_tree_take_new_bytes(bt_tree *t);
+
 /* Unauthenticated lookup from any root, usable by concurrent readers: appends
  * the value to out and sets *found.  Returns 0 or a load error. */
 int bt_root_get(bt_buf *out, bool *found, bt_node *root, unsigned klen, bool fixed, uint32_t vlen,

@@ -251,13 +251,55 @@ static int scratch_inspect(bt_backup_info *bi, const char *dir, uint32_t id, cha
     return rc;
 }
 
-/* Finds backup id (0: newest) in the engine's list. */
+/* The highest id of a bt-backup-<id>.rec record in dir (0: none); only for
+ * telling a missing backup from one whose engine metadata is damaged. */
+static uint32_t newest_record_id(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    uint32_t best = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned id;
+        char tail[8];
+        if (sscanf(e->d_name, "bt-backup-%u.re%7s", &id, tail) == 2 && !strcmp(tail, "c") &&
+            id > best)
+            best = id;
+    }
+    closedir(d);
+    return best;
+}
+
+/* Finds backup id (0: newest) in the engine's list.  A backup that has our
+ * record but is unknown to the engine (or newer than the engine's newest)
+ * lost its engine metadata (meta/<id>, which RocksDB skips when damaged):
+ * BT_ECORRUPT, not "no such backup". */
 static int find_backup(bt_backup_info *bi, const char *dir, uint32_t id, char *msg, size_t cap)
 {
     bt_kv_backup *arr = NULL;
     size_t n = 0;
     int rc = bt_kv_backup_list(&arr, &n, dir, msg, cap);
     if (rc) return rc;
+    uint32_t rec_newest = newest_record_id(dir);
+    if (id == 0 && rec_newest && (n == 0 || arr[n - 1].id < rec_newest)) {
+        bt_mem_free(arr);
+        bt_msgf(msg, cap, "%s: backup %u has a record but its engine metadata (meta/%u) is missing or damaged",
+                dir, rec_newest, rec_newest);
+        return BT_ECORRUPT;
+    }
+    if (id) {
+        char rp[4200];
+        struct stat st;
+        bool known = false;
+        for (size_t i = 0; i < n; i++) known |= arr[i].id == id;
+        snprintf(rp, sizeof rp, "%s/bt-backup-%u.rec", dir, id);
+        if (!known && stat(rp, &st) == 0) {
+            bt_mem_free(arr);
+            bt_msgf(msg, cap, "%s: backup %u has a record but its engine metadata (meta/%u) is missing or damaged",
+                    dir, id, id);
+            return BT_ECORRUPT;
+        }
+    }
     rc = BT_ENOTFOUND;
     for (size_t i = 0; i < n; i++) {
         if (arr[i].id == id || (id == 0 && i == n - 1)) {

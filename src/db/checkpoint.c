@@ -697,6 +697,7 @@ int bt_db_rollback(bt_db *db, uint64_t checkpoint_id)
         db->epoch++;
         db->meta = m;
         db->ops_since_flush = 0;
+        db->dirty_bytes = 0;
         db->nodes_deleted += deleted;
         for (size_t j = 0; j < c->ntrees; j++) {
             const dbckpt_tree *ct = &c->trees[j];

@@ -165,7 +165,7 @@ static void request_flush(bt_db *db, bool wait);
 static bool flush_due(bt_db *db)
 {
     pthread_mutex_lock(&db->wlock);
-    bool due = db->ops_since_flush >= db->o.flush_ops;
+    bool due = db->ops_since_flush >= db->o.flush_ops || db->dirty_bytes >= db->o.flush_bytes;
     pthread_mutex_unlock(&db->wlock);
     return due;
 }
@@ -247,6 +247,7 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
     for (size_t i = 0; i < db->ntrees; i++) {
         dbtree *dt = db->trees[i];
         if (!dt->touched) continue;
+        db->dirty_bytes += bt_tree_take_new_bytes(dt->t);
         bt_tree_mark_committed(dt->t);
         if (dt->txn_ops) bt_db__publish(db, dt, commit_seq);
     }
@@ -268,7 +269,8 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
         /* in the background; wait only if the log since the last finished
          * flush would pass twice the bound (bounded replay, D6) */
         pthread_mutex_lock(&db->wlock);
-        bool behind = db->ops_since_flush >= 2 * db->o.flush_ops;
+        bool behind = db->ops_since_flush >= 2 * db->o.flush_ops ||
+                      db->dirty_bytes >= 2 * db->o.flush_bytes;
         pthread_mutex_unlock(&db->wlock);
         request_flush(db, behind);
     }
@@ -439,7 +441,7 @@ static int flush_locked(bt_db *db)
     dbtree **dts = NULL;
     bt_node **roots = NULL;
     int *heights = NULL;
-    uint64_t *counts = NULL, op_seq = db->meta.op_seq;
+    uint64_t *counts = NULL, op_seq = db->meta.op_seq, dirty0 = db->dirty_bytes;
     if (!rc && n) {
         dts = bt_calloc(n, sizeof *dts);
         roots = bt_calloc(n, sizeof *roots);
@@ -456,7 +458,10 @@ static int flush_locked(bt_db *db)
         if (bt_node_id(roots[i]) == 0 || bt_node_id(roots[i]) != bt_node_id(dts[i]->flushed))
             any = true;
     }
-    if (!rc && !any) db->ops_since_flush = db->meta.op_seq - op_seq;
+    if (!rc && !any) {
+        db->ops_since_flush = db->meta.op_seq - op_seq;
+        db->dirty_bytes = 0;
+    }
     pthread_mutex_unlock(&db->wlock);
 
     flushctx f;
@@ -516,6 +521,7 @@ static int flush_locked(bt_db *db)
         db->nodes_deleted += f.deleted;
         db->flushes++;
         db->ops_since_flush = db->meta.op_seq - op_seq;
+        db->dirty_bytes -= dirty0 < db->dirty_bytes ? dirty0 : db->dirty_bytes;
     } else if (rc) {
         db->failed = rc; /* nodes may carry ids that are not stored */
     }

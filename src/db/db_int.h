@@ -90,6 +90,8 @@ struct bt_db {
     _Atomic int failed;    /* sticky engine failure (D5); set by any thread */
     bt_rec_commit_meta meta;
     uint64_t ops_since_flush;
+    uint64_t dirty_bytes;  /* node bytes committed since the last flush's
+                              snapshot (bt_tree_take_new_bytes; flush_bytes) */
 
     /* group commit */
     pthread_t syncer;

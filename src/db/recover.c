@@ -174,6 +174,7 @@ int bt_db__recover(bt_db *db)
     if (!rc) rc = check_heads(db);
     for (size_t i = 0; !rc && i < db->ntrees; i++) {
         dbtree *dt = db->trees[i];
+        db->dirty_bytes += bt_tree_take_new_bytes(dt->t);
         bt_tree_mark_committed(dt->t);
         if (dt->touched) bt_db__publish(db, dt, 0);
         dt->touched = false;

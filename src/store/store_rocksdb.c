@@ -792,7 +792,15 @@ static rocksdb_options_t *base_options(const bt_kv_config *cfg)
     rocksdb_options_set_keep_log_file_num(o, RDB_INFO_LOG_KEEP);
     rocksdb_options_set_max_background_jobs(
         o, cfg->background_jobs > 0 ? cfg->background_jobs : RDB_BG_JOBS_DEFAULT);
-    if (cfg->write_buffer_bytes) rocksdb_options_set_write_buffer_size(o, (size_t)cfg->write_buffer_bytes);
+    if (cfg->write_buffer_bytes) {
+        /* write_buffer_bytes bounds the memtables of all five families
+         * together (RocksDB's write buffer manager flushes the largest when
+         * they pass 7/8 of it); one family's memtable may take half.  Five
+         * families x 2 memtables x the full size each (RocksDB's per-family
+         * default) measured 300 MiB above the caches at 1M notes. */
+        rocksdb_options_set_db_write_buffer_size(o, (size_t)cfg->write_buffer_bytes);
+        rocksdb_options_set_write_buffer_size(o, (size_t)(cfg->write_buffer_bytes / 2));
+    }
     return o;
 }
 
