@@ -236,19 +236,6 @@ static void writer_leave(bt_db *db)
 
 /* ---- orphans ------------------------------------------------------------- */
 
-static void node_del(bt_db *db, bt_kv_batch *b, uint64_t node_id, uint32_t tree_id,
-                     const uint8_t label[32])
-{
-    uint8_t k[8];
-    bt_store_u64be(k, node_id);
-    db->kv->v->batch_del(b, BT_CF_NODES, k, 8);
-    if (db->o.index_labels) {
-        uint8_t ik[BT_LABEL_INDEX_KEY];
-        bt_db__label_key(ik, label, tree_id, node_id);
-        db->kv->v->batch_del(b, BT_CF_INDEXES, ik, sizeof ik);
-    }
-}
-
 /* Settles the orphans of checkpoint c into batch b (K3):
  *   alive_below: orphans with ids below it are alive again (rollback) and
  *                lose their record only;
@@ -283,7 +270,7 @@ static int settle_orphans(bt_db *db, bt_kv_batch *b, const dbckpt *c, uint64_t a
             bt_store_u64be(nk + 9, node);
             db->kv->v->batch_put(b, BT_CF_CHECKPOINTS, nk, 17, val, vl);
         } else {
-            node_del(db, b, node, tree_id, label);
+            bt_db__node_del(db, b, node, tree_id, label);
             (*deleted)++;
         }
     }
@@ -607,7 +594,7 @@ static int drop_newer(bt_db *db, bt_kv_batch *b, dbtree *dt, bt_node *root, uint
         if (!id) return bt_db__set_msg(BT_ECORRUPT, "tree %s: flushed head holds an unstored node",
                                        dt->name);
         if (id < frontier) continue;
-        node_del(db, b, id, dt->id, bt_node_label(x));
+        bt_db__node_del(db, b, id, dt->id, bt_node_label(x));
         (*deleted)++;
         bt_node *n;
         int rc = bt_resolve(x, &db->src, false, dt->p.key_len, fixed, dt->p.value_len, &n,

@@ -381,14 +381,7 @@ static int drop_old(flushctx *f, dbtree *dt, bt_node *x, int depth)
         f->db->kv->v->batch_put(f->meta, BT_CF_CHECKPOINTS, ok, 17, f->rec.data, f->rec.len);
         f->pinned++;
     } else {
-        uint8_t k[8];
-        bt_store_u64be(k, id);
-        f->db->kv->v->batch_del(f->meta, BT_CF_NODES, k, 8);
-        if (f->db->o.index_labels) {
-            uint8_t ik[BT_LABEL_INDEX_KEY];
-            bt_db__label_key(ik, bt_node_label(x), f->tree_id, id);
-            f->db->kv->v->batch_del(f->meta, BT_CF_INDEXES, ik, sizeof ik);
-        }
+        bt_db__node_del(f->db, f->meta, id, f->tree_id, bt_node_label(x));
         f->deleted++;
     }
     bt_node *n;

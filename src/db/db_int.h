@@ -177,6 +177,10 @@ int bt_db__export_root(bt_snapshot_info *out, bt_db *db, const bt_params *p, bt_
 #define BT_LABEL_INDEX_KEY (1 + 32 + 4 + 8)
 void bt_db__label_key(uint8_t out[BT_LABEL_INDEX_KEY], const uint8_t label[32], uint32_t tree_id,
                       uint64_t node_id);
+/* Deletes stored node node_id of tree tree_id, and its label-index entry
+ * when the database keeps one, in batch b. */
+void bt_db__node_del(bt_db *db, bt_kv_batch *b, uint64_t node_id, uint32_t tree_id,
+                     const uint8_t label[32]);
 
 /* checkpoint.c */
 int bt_db__ckpt_load(bt_db *db);

@@ -19,6 +19,19 @@ void bt_db__label_key(uint8_t out[BT_LABEL_INDEX_KEY], const uint8_t label[32], 
     bt_store_u64be(out + 37, node_id);
 }
 
+void bt_db__node_del(bt_db *db, bt_kv_batch *b, uint64_t node_id, uint32_t tree_id,
+                     const uint8_t label[32])
+{
+    uint8_t k[8];
+    bt_store_u64be(k, node_id);
+    db->kv->v->batch_del(b, BT_CF_NODES, k, 8);
+    if (db->o.index_labels) {
+        uint8_t ik[BT_LABEL_INDEX_KEY];
+        bt_db__label_key(ik, label, tree_id, node_id);
+        db->kv->v->batch_del(b, BT_CF_INDEXES, ik, sizeof ik);
+    }
+}
+
 /* Loads node id (of a tree with parameters p) into *out; out->data owns the
  * record bytes the pointers point into. */
 static int load_info(bt_node_info *out, bt_db *db, const bt_params *p, uint64_t id,
