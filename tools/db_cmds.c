@@ -255,23 +255,6 @@ static int pick_tree(const char **out, bt_db *db, const cmd_args *a, const char 
 
 /* ---- output helpers ---------------------------------------------------- */
 
-static json_t *jhex(const uint8_t *buf, size_t len)
-{
-    char *h = hex_encode(buf, len);
-    json_t *s = h ? json_string(h) : NULL;
-    free(h);
-    return s ? s : json_null();
-}
-
-/* Prints obj as one compact line and releases it. */
-static void print_json(json_t *obj)
-{
-    char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    printf("%s\n", s ? s : "{}");
-    free(s);
-    json_decref(obj);
-}
-
 static void print_hex_line(const char *label, const uint8_t *buf, size_t len)
 {
     printf("%s ", label);
@@ -364,10 +347,10 @@ static long ops_read(op_list *list, ops_reader *r, size_t max, const char *comma
 static json_t *op_json(const bt_op *op)
 {
     json_t *o = json_pack("{s:s,s:o}", "op", bt_op_name(op->type), "key",
-                          jhex(op->key, op->key_len));
+                          jsonio_hexstr(op->key, op->key_len));
     if (o != NULL && (op->type == BT_OP_INSERT || op->type == BT_OP_UPDATE ||
                       op->type == BT_OP_INSERT_OR_UPDATE))
-        json_object_set_new(o, "value", jhex(op->value, op->value_len));
+        json_object_set_new(o, "value", jsonio_hexstr(op->value, op->value_len));
     return o;
 }
 
@@ -400,9 +383,9 @@ static int create_tree(bt_db *db, const tree_spec *t, int json, const char *comm
         return db_fail(db, command, what, rc);
     }
     if (json) {
-        json_t *o = json_pack("{s:s,s:o}", "tree", t->name, "digest", jhex(digest, sizeof digest));
+        json_t *o = json_pack("{s:s,s:o}", "tree", t->name, "digest", jsonio_hexstr(digest, sizeof digest));
         add_params(o, &t->params);
-        print_json(o);
+        jsonio_print(o);
     } else {
         params_text(ptext, sizeof ptext, &t->params);
         printf("tree %s %s digest ", t->name, ptext);
@@ -513,8 +496,8 @@ static int tree_list(int argc, char **argv)
             json_t *o = json_pack("{s:s}", "tree", names[i]);
             add_params(o, &p);
             json_object_set_new(o, "keys", json_integer((json_int_t)count));
-            json_object_set_new(o, "digest", jhex(digest, sizeof digest));
-            print_json(o);
+            json_object_set_new(o, "digest", jsonio_hexstr(digest, sizeof digest));
+            jsonio_print(o);
         } else {
             char ptext[64];
             params_text(ptext, sizeof ptext, &p);
@@ -701,12 +684,12 @@ static int apply_batch(bt_db *db, const char *tree, const op_list *ops, const cm
         json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:o,s:o}", "commit", (json_int_t)info.commit_seq,
                               "batch", (json_int_t)t->batches, "ops", (json_int_t)ops->n,
                               "failed", (json_int_t)failed, "start_digest",
-                              jhex(start, sizeof start), "digest", jhex(end, sizeof end));
+                              jsonio_hexstr(start, sizeof start), "digest", jsonio_hexstr(end, sizeof end));
         if (proof_path[0] != '\0') {
             json_object_set_new(o, "proof_len", json_integer((json_int_t)proof_len));
             json_object_set_new(o, "proof_file", json_string(proof_path));
         }
-        print_json(o);
+        jsonio_print(o);
     } else {
         printf("commit %llu ops %zu failed %llu digest ", (unsigned long long)info.commit_seq,
                ops->n, (unsigned long long)failed);
@@ -810,8 +793,8 @@ int cmd_get(int argc, char **argv)
         if (a.json) {
             json_t *o = json_pack("{s:s,s:s,s:b}", "tree", tree, "key", a.pos[1], "found", rc == 0);
             if (rc == 0)
-                json_object_set_new(o, "value", jhex(value, value_len));
-            print_json(o);
+                json_object_set_new(o, "value", jsonio_hexstr(value, value_len));
+            jsonio_print(o);
         } else if (rc == 0) {
             hex_fprint(stdout, value, value_len);
             printf("\n");
@@ -900,15 +883,15 @@ int cmd_prove(int argc, char **argv)
         json_array_append_new(results, jsonio_result(&res[i]));
     if (a.json) {
         json_t *o = json_pack("{s:s,s:o,s:o,s:o,s:o}", "tree", tree, "start_digest",
-                              jhex(start, sizeof start), "proof", jhex(proof, proof_len),
-                              "digest", jhex(end, sizeof end), "results", results);
-        print_json(o);
+                              jsonio_hexstr(start, sizeof start), "proof", jsonio_hexstr(proof, proof_len),
+                              "digest", jsonio_hexstr(end, sizeof end), "results", results);
+        jsonio_print(o);
     } else {
         print_hex_line("start_digest", start, sizeof start);
         print_hex_line("proof", proof, proof_len);
         print_hex_line("digest", end, sizeof end);
         for (size_t i = 0; i < ops.n; i++)
-            print_json(json_incref(json_array_get(results, i)));
+            jsonio_print(json_incref(json_array_get(results, i)));
         json_decref(results);
     }
     status = CLI_OK;
@@ -947,10 +930,10 @@ static int print_root(bt_db *db, const char *name, const cmd_args *a)
         return db_fail(NULL, "root", "bt_avl_register_encode", rc);
     if (a->json) {
         json_t *o = json_pack("{s:s,s:o,s:i,s:I,s:o}", "tree", name, "digest",
-                              jhex(reg.digest, sizeof reg.digest), "height",
+                              jsonio_hexstr(reg.digest, sizeof reg.digest), "height",
                               (json_int_t)reg.digest[BT_DIGEST_LEN - 1], "keys", (json_int_t)count,
-                              "register", jhex(enc, enc_len));
-        print_json(o);
+                              "register", jsonio_hexstr(enc, enc_len));
+        jsonio_print(o);
     } else {
         printf("%s digest=", name);
         hex_fprint(stdout, reg.digest, sizeof reg.digest);
@@ -1026,7 +1009,7 @@ int cmd_stats(int argc, char **argv)
             json_object_set_new(parts, db_partition_name(i),
                                 json_integer((json_int_t)s.partition_bytes[i]));
         json_object_set_new(o, "partition_bytes", parts);
-        print_json(o);
+        jsonio_print(o);
     } else {
         for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
             printf("%-28s %llu\n", rows[i].name, (unsigned long long)rows[i].v);
@@ -1062,7 +1045,7 @@ static int check_one(bt_db *db, const char *name, int json)
             json_object_set_new(o, "keys", json_integer((json_int_t)count));
         else
             json_object_set_new(o, "error", json_sprintf("%s: %s", bt_strerror(rc), msg));
-        print_json(o);
+        jsonio_print(o);
     } else if (rc == 0) {
         printf("%s ok (%llu keys)\n", name, (unsigned long long)count);
     } else {
@@ -1134,7 +1117,7 @@ static int maintenance(int argc, char **argv, int compact)
         }
         json_object_set_new(o, "partition_bytes_before", b);
         json_object_set_new(o, "partition_bytes_after", c);
-        print_json(o);
+        jsonio_print(o);
     } else {
         printf("%s: done (open replayed %llu ops)\n", command,
                (unsigned long long)after.replayed_ops);
@@ -1186,7 +1169,7 @@ static int print_node(void *ctx, const char *tree, const bt_node_info *info)
         json_t *o = json_pack("{s:s,s:I,s:s,s:s,s:s}", "tree", tree, "id", (json_int_t)info->id,
                               "kind", info->kind == 1 ? "leaf" : "internal", "label", label,
                               "key", key);
-        print_json(o);
+        jsonio_print(o);
     } else {
         printf("%-16s %10llu %-8s %s %s\n", tree, (unsigned long long)info->id,
                info->kind == 1 ? "leaf" : "internal", label, key);

@@ -38,6 +38,7 @@
 
 #include "cli.h"
 #include "hex.h"
+#include "jsonio.h"
 
 #define DAY_SLOTS 40u          /* recipients per issuer                    */
 #define DAY_RESERVE_ISSUERS 4u /* issuers with a reserve tree              */
@@ -221,16 +222,6 @@ static uint64_t du_bytes(const char *dir)
         pclose(f);
     }
     return b;
-}
-
-static json_t *jhex(const uint8_t *p, size_t n)
-{
-    char *s = malloc(2 * n + 1);
-    if (!s) return json_null();
-    for (size_t i = 0; i < n; i++) sprintf(s + 2 * i, "%02x", p[i]);
-    json_t *j = json_string(s);
-    free(s);
-    return j;
 }
 
 /* Applies one commit: n updates starting at update number u. */
@@ -458,12 +449,12 @@ static int run_day(day *d, json_t *out)
     json_object_set_new(out, "backup_bytes", json_integer((json_int_t)bi.size_bytes));
     json_object_set_new(out, "restore_ms", json_real(restore_ms));
     json_object_set_new(out, "restored_digest_equal", json_true());
-    json_object_set_new(out, "tracker_digest", jhex(final[0], BT_DIGEST_LEN));
+    json_object_set_new(out, "tracker_digest", jsonio_hexstr(final[0], BT_DIGEST_LEN));
     json_t *rs = json_object();
     for (unsigned i = 0; i < DAY_RESERVE_ISSUERS; i++)
-        json_object_set_new(rs, d->reserve_name[i], jhex(final[1 + i], BT_DIGEST_LEN));
+        json_object_set_new(rs, d->reserve_name[i], jsonio_hexstr(final[1 + i], BT_DIGEST_LEN));
     json_object_set_new(out, "reserve_digests", rs);
-    json_object_set_new(out, "r5_register", jhex(r5, r5_len));
+    json_object_set_new(out, "r5_register", jsonio_hexstr(r5, r5_len));
     json_object_set_new(out, "seconds", json_real(secs));
     return 0;
 }

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "dbcli.h"
 #include "hex.h"
+#include "jsonio.h"
 
 /* ---- shared parsing --------------------------------------------------------- */
 
@@ -140,27 +141,6 @@ static int hclose(bt_db *db, hargs *a, int status, const char *command)
     return status;
 }
 
-static json_t *jhex(const uint8_t *p, size_t n)
-{
-    char *s = malloc(2 * n + 1);
-    if (!s) return json_null();
-    for (size_t i = 0; i < n; i++) sprintf(s + 2 * i, "%02x", p[i]);
-    s[2 * n] = 0;
-    json_t *j = json_string(s);
-    free(s);
-    return j;
-}
-
-static void emit(json_t *o)
-{
-    char *s = json_dumps(o, JSON_COMPACT);
-    if (s) {
-        puts(s);
-        free(s);
-    }
-    json_decref(o);
-}
-
 /* ---- log ---------------------------------------------------------------------- */
 
 static const char log_usage[] =
@@ -194,11 +174,11 @@ static int print_entry(void *ctx, const bt_oplog_entry *e)
         json_t *o = json_pack("{s:I,s:I,s:I,s:s,s:s,s:o}", "op_seq", (json_int_t)e->op_seq,
                               "commit_seq", (json_int_t)e->commit_seq, "ts_ms",
                               (json_int_t)e->ts_ms, "tree", e->tree, "op", bt_op_name(e->type),
-                              "key", jhex(e->key, e->key_len));
-        if (e->value) json_object_set_new(o, "value", jhex(e->value, e->value_len));
-        json_object_set_new(o, "prev", e->has_prev ? jhex(e->prev, e->prev_len) : json_null());
-        json_object_set_new(o, "digest", jhex(e->digest, BT_DIGEST_LEN));
-        emit(o);
+                              "key", jsonio_hexstr(e->key, e->key_len));
+        if (e->value) json_object_set_new(o, "value", jsonio_hexstr(e->value, e->value_len));
+        json_object_set_new(o, "prev", e->has_prev ? jsonio_hexstr(e->prev, e->prev_len) : json_null());
+        json_object_set_new(o, "digest", jsonio_hexstr(e->digest, BT_DIGEST_LEN));
+        jsonio_print(o);
         return 0;
     }
     printf("%llu commit %llu t %llu %s %s ", (unsigned long long)e->op_seq,
@@ -234,7 +214,7 @@ static int log_prune(int argc, char **argv)
     if (!rc) rc = bt_db_oplog_bounds(&first, &last, db);
     if (rc) return hclose(db, &a, db_fail(db, "log prune", "pruning", rc), "log prune");
     if (a.json)
-        emit(json_pack("{s:I,s:I,s:I}", "pruned", (json_int_t)pruned, "first", (json_int_t)first,
+        jsonio_print(json_pack("{s:I,s:I,s:I}", "pruned", (json_int_t)pruned, "first", (json_int_t)first,
                        "last", (json_int_t)last));
     else
         printf("pruned %llu operations; the log now holds ops %llu..%llu\n",
@@ -253,7 +233,7 @@ static int log_reindex(int argc, char **argv)
     uint64_t n = 0;
     if ((rc = bt_db_oplog_reindex(&n, db)))
         return hclose(db, &a, db_fail(db, "log reindex", "indexing", rc), "log reindex");
-    if (a.json) emit(json_pack("{s:I}", "indexed_ops", (json_int_t)n));
+    if (a.json) jsonio_print(json_pack("{s:I}", "indexed_ops", (json_int_t)n));
     else printf("indexed %llu operations\n", (unsigned long long)n);
     return hclose(db, &a, CLI_OK, "log reindex");
 }
@@ -333,7 +313,7 @@ static json_t *ckpt_json(const bt_checkpoint *c)
     json_t *trees = json_array();
     for (size_t i = 0; i < c->ntrees; i++)
         json_array_append_new(trees, json_pack("{s:s,s:o,s:I}", "name", c->trees[i].name, "digest",
-                                               jhex(c->trees[i].digest, BT_DIGEST_LEN), "count",
+                                               jsonio_hexstr(c->trees[i].digest, BT_DIGEST_LEN), "count",
                                                (json_int_t)c->trees[i].count));
     return json_pack("{s:I,s:I,s:I,s:I,s:s,s:o}", "id", (json_int_t)c->id, "ts_ms",
                      (json_int_t)c->ts_ms, "commit_seq", (json_int_t)c->commit_seq, "op_seq",
@@ -343,7 +323,7 @@ static json_t *ckpt_json(const bt_checkpoint *c)
 static void ckpt_print(const bt_checkpoint *c, int json)
 {
     if (json) {
-        emit(ckpt_json(c));
+        jsonio_print(ckpt_json(c));
         return;
     }
     printf("checkpoint %llu  time %llu  commit %llu  op %llu%s%s\n", (unsigned long long)c->id,
@@ -422,13 +402,13 @@ int cmd_checkpoint(int argc, char **argv)
     case 3:
         if (id) {
             rc = bt_db_checkpoint_validate(db, id);
-            if (a.json) emit(json_pack("{s:I,s:b}", "id", (json_int_t)id, "valid", rc == 0));
+            if (a.json) jsonio_print(json_pack("{s:I,s:b}", "id", (json_int_t)id, "valid", rc == 0));
             else if (!rc) printf("checkpoint %llu: valid\n", (unsigned long long)id);
         } else {
             rc = bt_db_checkpoint_list(&c, &n, db);
             for (size_t i = 0; !rc && i < n; i++) {
                 rc = bt_db_checkpoint_validate(db, c[i].id);
-                if (a.json) emit(json_pack("{s:I,s:b}", "id", (json_int_t)c[i].id, "valid", rc == 0));
+                if (a.json) jsonio_print(json_pack("{s:I,s:b}", "id", (json_int_t)c[i].id, "valid", rc == 0));
                 else if (!rc) printf("checkpoint %llu: valid\n", (unsigned long long)c[i].id);
             }
         }
@@ -451,7 +431,7 @@ int cmd_checkpoint(int argc, char **argv)
         if (!rc) {
             uint64_t first, last;
             rc = bt_db_oplog_bounds(&first, &last, db);
-            if (a.json) emit(json_pack("{s:I,s:I}", "rolled_back_to", (json_int_t)id, "op_seq",
+            if (a.json) jsonio_print(json_pack("{s:I,s:I}", "rolled_back_to", (json_int_t)id, "op_seq",
                                        (json_int_t)last));
             else printf("rolled back to checkpoint %llu (op %llu)\n", (unsigned long long)id,
                         (unsigned long long)last);
@@ -461,7 +441,7 @@ int cmd_checkpoint(int argc, char **argv)
     case 5:
         rc = bt_db_checkpoint_delete(db, id);
         if (!rc) {
-            if (a.json) emit(json_pack("{s:I}", "deleted", (json_int_t)id));
+            if (a.json) jsonio_print(json_pack("{s:I}", "deleted", (json_int_t)id));
             else printf("deleted checkpoint %llu\n", (unsigned long long)id);
         }
         break;
@@ -503,7 +483,7 @@ int cmd_replay(int argc, char **argv)
     if (rc) return hclose(db, &a, db_fail(db, "replay", "replaying", rc), "replay");
     double rate = info.seconds > 0 ? (double)info.ops / info.seconds : 0;
     if (a.json)
-        emit(json_pack("{s:I,s:I,s:I,s:I,s:f,s:f,s:s?}", "commits", (json_int_t)info.commits, "ops",
+        jsonio_print(json_pack("{s:I,s:I,s:I,s:I,s:f,s:f,s:s?}", "commits", (json_int_t)info.commits, "ops",
                        (json_int_t)info.ops, "last_op_seq", (json_int_t)info.last_op_seq,
                        "last_ts_ms", (json_int_t)info.last_ts_ms, "seconds", info.seconds,
                        "ops_per_s", rate, "into", a.into));

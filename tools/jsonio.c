@@ -245,3 +245,19 @@ json_t *jsonio_result(const bt_result *r)
     free(hex);
     return obj;
 }
+
+json_t *jsonio_hexstr(const uint8_t *p, size_t n)
+{
+    char *h = hex_encode(p, n);
+    json_t *s = h ? json_string(h) : NULL;
+    free(h);
+    return s ? s : json_null();
+}
+
+void jsonio_print(json_t *obj)
+{
+    char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    printf("%s\n", s ? s : "{}");
+    free(s);
+    json_decref(obj);
+}

@@ -46,6 +46,14 @@ int jsonio_result_ok(const json_t *expected);
 /* A new result object for r (status 0 or a failure class); NULL on OOM. */
 json_t *jsonio_result(const bt_result *r);
 
+/* A new JSON string of the bytes in lowercase hex (JSON null when out of
+ * memory, so it can be packed directly). */
+json_t *jsonio_hexstr(const uint8_t *p, size_t n);
+
+/* Prints obj as one compact line on stdout ("{}" if obj is NULL or cannot be
+ * encoded) and releases it. */
+void jsonio_print(json_t *obj);
+
 /* The string member key of obj, or NULL if absent or not a string. */
 const char *jsonio_str(const json_t *obj, const char *key);
 

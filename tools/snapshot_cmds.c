@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "dbcli.h"
 #include "hex.h"
+#include "jsonio.h"
 
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
@@ -126,11 +127,8 @@ static void report(const char *what, const snap_args *a, const bt_snapshot_info 
                                 in->params.value_len == BT_VALUE_VARIABLE
                                     ? json_null()
                                     : json_integer((json_int_t)in->params.value_len));
-        char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        printf("%s\n", s ? s : "{}");
-        free(s);
         free(d);
-        json_decref(o);
+        jsonio_print(o);
     } else {
         printf("%s: tree %s, %llu keys, height %u, %llu bytes (%.1f per key) in %.2f s\ndigest ",
                what, a->tree, (unsigned long long)in->count, in->height,
