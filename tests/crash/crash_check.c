@@ -23,7 +23,8 @@
  *       the digests the writer acknowledged for its commit.
  * Rollbacks (Q/R lines): an R line is durable (it lowers the bound of C3
  * to its commit); after a Q line without its R the database may be either
- * at the rollback's commit or where it was.
+ * at the rollback's commit or where it was, and a later session that opened
+ * at the rollback's commit ("S pid commit") settles it as an R line would.
  * Prints one line starting "crash_check: OK" or "crash_check: FAIL" and
  * exits 0 or 1 (2: the test itself could not run).
  */
@@ -88,7 +89,20 @@ static void parse_line(acks *a, char *line, size_t len)
     }
     char kind = line[0];
     if (kind == 'S') {
+        /* "S pid commit": a writer session opened the database at commit.
+         * Opening exactly at a pending rollback's commit means the rollback
+         * took effect (it is one synced batch; the check after the kill that
+         * interrupted it accepted that state): from here on it bounds C3 as
+         * its R line would have. */
+        long pid;
+        uint64_t at;
         a->sessions++;
+        if (sscanf(line + 2, "%ld %" SCNu64, &pid, &at) == 2 && a->has_pending &&
+            at == a->pending_rb) {
+            a->last_a = a->last_w = at;
+            a->has_pending = 0;
+            a->rollbacks++;
+        }
         return;
     }
     if (sscanf(line + 2, "%" SCNu64 "%n", &seq, &off) != 1) {

@@ -9,11 +9,14 @@
 #   negative power cut the WAL sync skipped must be detected
 #   injected faults    16 combinations x 64 = 1,024 cases
 #   disk full          64 tmpfs sizes (skipped without mount rights)
-#   corruption         2,000 trials per file class
+#   corruption         2,000 trials per file class (RocksDB's files and ours)
 # TORTURE_SCALE=N divides every count by N (TORTURE_SCALE=50 is a ~10-minute
 # rehearsal).  TORTURE_JOBS=J (default: the number of CPUs) splits the kill -9,
 # power-cut and corruption parts into J shards run side by side, each on its
 # own directory with its own seeds; the counts are totals over the shards.
+# TORTURE_PARTS="name ..." runs only the parts named (kill9-group,
+# powercut-sync, powercut-group, powercut-none, powercut-negative, faults,
+# diskfull, corruption, corrupt-files).
 # Prints the time each part took and the CPU time of the whole run; the
 # figures go to docs/RELIABILITY.md.  Needs CRASH_BINDIR and REL_BINDIR (the
 # Makefile sets them).
@@ -74,6 +77,10 @@ corruption_shards() {
 part() { # name, command...
     local name=$1 t0=$SECONDS
     shift
+    if [ -n "${TORTURE_PARTS:-}" ] && ! grep -qw -- "$name" <<<"$TORTURE_PARTS"; then
+        echo "torture: $name not selected"
+        return 0
+    fi
     echo "torture: $name ..."
     if ! "$@" >"$WORK/$name.log" 2>&1; then
         local rc=$?
@@ -93,5 +100,6 @@ PC_FRESH=1 PC_EXPECT_FAIL=1 PC_SKIPSYNC=.log part powercut-negative \
 part faults bash "$here/fault_loop.sh" "$WORK/faults" "$(n 64)"
 part diskfull bash "$here/diskfull.sh" "$WORK/diskfull" "$(n 64)"
 part corruption corruption_shards "$(n 2000)"
+part corrupt-files bash "$here/corrupt_files.sh" "$WORK/corrupt-files" "$(n 2000)"
 times
 echo "torture: all parts passed in $SECONDS s wall (above: shell user/sys, then children's user/sys)"
