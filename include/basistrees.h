@@ -379,9 +379,14 @@ typedef struct bt_db_options {
     unsigned group_ops;          /* group commit: max ops between syncs (10000) */
     uint64_t cache_bytes;        /* node cache budget (256 MiB)               */
     uint64_t flush_ops;          /* node flush after this many ops (50000)    */
-    uint64_t flush_bytes;        /* ... or this many bytes of new nodes (64 MiB) */
+    uint64_t flush_bytes;        /* ... or once commits allocated this many
+                                    bytes of new nodes (64 MiB)               */
     uint64_t block_cache_bytes;  /* RocksDB block cache (32 MiB)              */
-    uint64_t write_buffer_bytes; /* RocksDB memtable size (64 MiB)            */
+    uint64_t write_buffer_bytes; /* RocksDB memtables of all partitions
+                                    together (64 MiB).  Memory of an open
+                                    database: about cache_bytes + flush_bytes
+                                    + block_cache_bytes + write_buffer_bytes
+                                    + a fixed overhead (OPERATIONS.md)        */
     bt_compression compression[5]; /* per partition: nodes, operations,
                                       checkpoints, metadata, indexes          */
     int zstd_level;              /* 1..19 (3)                                 */
