@@ -959,13 +959,6 @@ out:
 /* main                                                                      */
 /* ------------------------------------------------------------------------ */
 
-static void usage(void)
-{
-    fprintf(stderr,
-            "usage: bench_vs [--profile quick|full] [--n N]... [--values 8|16|100]...\n"
-            "                [--out DIR] [--dir DIR] [--seed S] [--no-plots] [--keep]\n");
-}
-
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--crash-child")) return crash_child(argc, argv);
@@ -982,7 +975,7 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--profile") && next) {
             if (!strcmp(next, "full")) full = true;
             else if (strcmp(next, "quick")) {
-                usage();
+                fprintf(stderr, "bench: --profile: quick or full, not '%s'\n", next);
                 return 2;
             }
             i++;
@@ -998,7 +991,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--values") && next) {
             unsigned v = (unsigned)atoi(next);
             if (!dataset_by_bytes(v) || n_values == 3) {
-                usage();
+                fprintf(stderr, "bench: --values: 8, 16 or 100 (at most three times), not '%s'\n", next);
                 return 2;
             }
             values[n_values++] = v;
@@ -1017,7 +1010,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--keep")) {
             keep = true;
         } else {
-            usage();
+            fprintf(stderr, "bench: unknown option or missing value '%s' (usage: --help)\n", a);
             return 2;
         }
     }

@@ -89,8 +89,9 @@ static int backup_create(int argc, char **argv)
     int verify = 1, c;
     uint64_t keep_days = 0;
     int have_keep = 0;
+    opterr = 0; /* our own messages, naming the option */
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         int t = dbopt_take(&d, c, optarg, "backup");
         if (t < 0) return CLI_USAGE;
         if (t > 0) continue;
@@ -102,7 +103,8 @@ static int backup_create(int argc, char **argv)
             have_keep = 1;
             break;
         case 'h': fputs(backup_usage, stdout); return CLI_OK;
-        default: return cli_usage_error("backup", "bad option");
+        case ':': return cli_usage_error("backup", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("backup", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (argc - optind != 2) return cli_usage_error("backup", "create needs DB and BACKUP_DIR");

@@ -116,8 +116,9 @@ int cmd_stats_dispatch(int argc, char **argv)
     db_cli d;
     memset(&d, 0, sizeof d);
     int c;
+    opterr = 0; /* our own messages, naming the option */
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         int t = dbopt_take(&d, c, optarg, "stats");
         if (t < 0) return CLI_USAGE;
         if (t > 0 || c == 'p') continue;
@@ -125,7 +126,8 @@ int cmd_stats_dispatch(int argc, char **argv)
             fputs(prom_usage, stdout);
             return CLI_OK;
         }
-        return cli_usage_error("stats", "bad option");
+        if (c == ':') return cli_usage_error("stats", "option '%s' needs a value", argv[optind - 1]);
+        return cli_usage_error("stats", "unknown option '%s'", argv[optind - 1]);
     }
     if (argc - optind != 1) return cli_usage_error("stats", "expected DB");
     bt_db_options o;
@@ -170,8 +172,9 @@ int cmd_serve_metrics(int argc, char **argv)
     const char *listen_addr = NULL;
     uint64_t seconds = 0;
     int writer = 0, c;
+    opterr = 0; /* our own messages, naming the option */
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         int t = dbopt_take(&d, c, optarg, "serve-metrics");
         if (t < 0) return CLI_USAGE;
         if (t > 0) continue;
@@ -183,7 +186,8 @@ int cmd_serve_metrics(int argc, char **argv)
             break;
         case 'w': writer = 1; break;
         case 'h': fputs(serve_usage, stdout); return CLI_OK;
-        default: return cli_usage_error("serve-metrics", "bad option");
+        case ':': return cli_usage_error("serve-metrics", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("serve-metrics", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (argc - optind != 1 || !listen_addr)
@@ -249,8 +253,9 @@ int cmd_maintain(int argc, char **argv)
     const char *bdir = NULL, *listen_addr = NULL;
     uint64_t compact_s = 3600, backup_s = 86400, retention_d = 7, run_for = 0;
     int verify = 1, once = 0, c;
+    opterr = 0; /* our own messages, naming the option */
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         int t = dbopt_take(&d, c, optarg, "maintain");
         if (t < 0) return CLI_USAGE;
         if (t > 0) continue;
@@ -265,7 +270,8 @@ int cmd_maintain(int argc, char **argv)
         case 'o': once = 1; break;
         case 'l': listen_addr = optarg; break;
         case 'h': fputs(maintain_usage, stdout); return CLI_OK;
-        default: return cli_usage_error("maintain", "bad option");
+        case ':': return cli_usage_error("maintain", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("maintain", "unknown option '%s'", argv[optind - 1]);
         }
         if (num && (cli_parse_u64(num, optarg) != 0 || *num > 100000000))
             return cli_usage_error("maintain", "a number of seconds or days expected");

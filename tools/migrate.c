@@ -287,8 +287,9 @@ int cmd_migrate(int argc, char **argv)
     const char *file = NULL, *format = NULL, *expect = NULL, *dbdir = NULL, *tree = NULL;
     int reserve = 0, one_tree = 0, json = 0, c;
     uint64_t batch = MIG_BATCH_DEFAULT;
+    opterr = 0; /* our own messages, naming the option */
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 't': file = optarg; reserve = 0; break;
         case 'r': file = optarg; reserve = 1; break;
@@ -303,7 +304,8 @@ int cmd_migrate(int argc, char **argv)
             break;
         case 'j': json = 1; break;
         case 'h': fputs(migrate_usage, stdout); return CLI_OK;
-        default: return cli_usage_error("migrate", "bad option");
+        case ':': return cli_usage_error("migrate", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("migrate", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (!file && optind + 1 == argc && !format && !expect && !dbdir && !tree)

@@ -92,6 +92,18 @@ for c in $commands; do
         check_help "$c" "$s"
     done
 done
+# An unknown option or a missing value gets one message naming it (and no
+# second one from getopt), exit status 2, for every command.
+for c in $commands; do
+    [ "$c" = help ] && continue
+    expect_status 2 "$BT" $c --no-such-option
+    [ "$(wc -l <err.txt)" = 1 ] || fail "'$c --no-such-option' printed $(wc -l <err.txt) lines: $(cat err.txt)"
+    grep -q -- "--no-such-option" err.txt || fail "'$c --no-such-option' does not name the option: $(cat err.txt)"
+done
+for c in "backup create db bk --keep-days" "serve-metrics db --listen" "migrate --batch" "apply db --batch"; do
+    expect_status 2 "$BT" $c
+    [ "$(wc -l <err.txt)" = 1 ] && grep -q "needs a value" err.txt || fail "'$c': $(cat err.txt)"
+done
 # Every option that a --help text names is described in the manual page.
 expect_status 0 "$BT" demo some-dir --help # the data-directory demo has its own help
 cp out.txt help-demo-dir.txt
