@@ -633,6 +633,9 @@ static int mem_child(int argc, char **argv)
     if (phase_lookup_proofs(c, db)) _exit(7);
     bt_db_stats st;
     if (bt_db_stats_get(&st, db)) _exit(8);
+    struct mallinfo2 mi = mallinfo2();
+    fprintf(stderr, "  malloc: arena %zu MiB, mmapped %zu MiB, in use %zu MiB, free %zu MiB\n",
+            mi.arena >> 20, mi.hblkhd >> 20, mi.uordblks >> 20, mi.fordblks >> 20);
     printf("MEM %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", empty, load_peak,
            proc_status_bytes("VmHWM"), proc_status_bytes("VmRSS"), st.cache_bytes);
     fflush(stdout);

@@ -161,7 +161,7 @@ int bt_txn_prove(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_DIG
 static int drop_cache(bt_db *db);
 static void request_flush(bt_db *db, bool wait);
 
-/* The new nodes of all trees since the last flush, approximated by ops. */
+/* A flush is due after flush_ops logged ops or flush_bytes of new nodes. */
 static bool flush_due(bt_db *db)
 {
     pthread_mutex_lock(&db->wlock);
@@ -708,6 +708,7 @@ static int drop_cache(bt_db *db)
     if (ok) rc = reroot_all(db);
     pthread_mutex_unlock(&db->wlock);
     pthread_mutex_unlock(&db->fmu);
+    if (ok && !rc) bt_mem_release(); /* the dropped nodes' pages */
     return rc;
 }
 

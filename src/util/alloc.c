@@ -1,5 +1,8 @@
 #include "util/alloc.h"
-#include <stdlib.h>
+#include <stdlib.h> /* first: it defines __GLIBC__ */
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 static long fail_countdown; /* 0 = off; otherwise allocations left + 1 */
 static long failures;
@@ -31,6 +34,13 @@ void *bt_realloc(void *p, size_t n)
 }
 
 void bt_mem_free(void *p) { free(p); }
+
+void bt_mem_release(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
 
 void bt_alloc_fail_after(long n) { fail_countdown = n > 0 ? n : 0; failures = 0; }
 long bt_alloc_failures(void) { return failures; }
