@@ -61,6 +61,8 @@ if [ -n "${REL_TEMPLATE_HOOK:-}" ]; then "$REL_TEMPLATE_HOOK" "$T" || exit 2; fi
 # check's own recovery runs once here), then one more kill -9 session so the
 # newest WAL is not empty.
 out=$("$C" "$T" 2>&1) || { echo "corrupt_loop: template fails its check: $out"; exit 2; }
+# (the database as it was then: the negative control's old copy)
+[ "${REL_CORRUPT_NEGATIVE:-0}" = 1 ] && cp -a "$T/db" "$WORK/db-before"
 "$W" run "$T" >>"$T/writer.log" 2>&1 &
 pid=$!
 for ((i = 0; i < 400; i++)); do [ -s "$T/ready" ] && break; sleep 0.01; done
@@ -77,13 +79,18 @@ echo "corrupt_loop: template: $(cd "$T/db" && ls | tr '\n' ' ' | cut -c1-300)"
 # checkpoint digests that differ.
 DETECTED='data is corrupt|rc -4[ )]'
 OTHER='C1: bt_db_open: |C6: bt_db_check|C6: bt_db_close|C4: bt_db_digest\(|C7: checkpoint [0-9]+ does not validate|C7: bt_db_checkpoint_list'
-# Negative control (REL_CORRUPT_NEGATIVE=1): remove every WAL file and the
-# DURABLE marker together -- a loss no check inside the database can see --
-# and show that the classifier calls it SILENT (so the test can fail).
+# Negative control (REL_CORRUPT_NEGATIVE=1): put back the whole database
+# directory as it was before the template's last writer session -- a
+# consistent older state whose loss of acknowledged commits no check inside
+# the database can see -- and show that the classifier calls it SILENT (so
+# the test can fail).  (Removing every WAL file and the marker was the
+# control until memtables flushed per family at different times: then the
+# open itself detects the mismatch between the partitions.)
 if [ "${REL_CORRUPT_NEGATIVE:-0}" = 1 ]; then
     rm -rf "$WORK/neg"
     cp -a "$T" "$WORK/neg"
-    rm -f "$WORK/neg"/db/*.log "$WORK/neg/db/DURABLE"
+    rm -rf "$WORK/neg/db"
+    cp -a "$WORK/db-before" "$WORK/neg/db"
     out=$("$C" "$WORK/neg" 2>&1)
     rc=$?
     if [ $rc -eq 1 ] && ! grep -qE "$DETECTED|$OTHER" <<<"$out"; then
