@@ -492,24 +492,31 @@ static int phase_lookup_proofs(ctx *c, bt_db *db)
     return 0;
 }
 
+/* The context of a child process (phases 8 and the memory check) from its
+ * argument strings: size, seed, value bytes, node cache MiB. */
+static ctx *child_ctx(const char *n, const char *seed, const char *vb, const char *cache_mb)
+{
+    ctx *c = calloc(1, sizeof *c);
+    if (!c || sodium_init() < 0) _exit(3);
+    c->n = strtoull(n, NULL, 10);
+    c->seed = strtoull(seed, NULL, 10);
+    c->cache_bytes = strtoull(cache_mb, NULL, 10) << 20;
+    c->ds = atoi(vb) == 8 ? &DATASETS[0] : &DATASETS[1];
+    c->p = (bt_params)BT_PARAMS_INIT;
+    c->p.value_len = c->ds->value_len_param;
+    c->col = -1;
+    json_out = stderr;
+    return c;
+}
+
 /* Phase 8: the crashing child (a fresh process).  Prints the digest (hex) of
  * its last durable commit on stdout, then _exit(0) without closing. */
 static int crash_child(int argc, char **argv)
 {
     if (argc < 8) return 2;
-    ctx *c = calloc(1, sizeof *c);
-    if (!c || sodium_init() < 0) _exit(3);
+    ctx *c = child_ctx(argv[3], argv[5], argv[6], argv[7]);
     const char *dir = argv[2];
-    c->n = strtoull(argv[3], NULL, 10);
     uint64_t count = strtoull(argv[4], NULL, 10);
-    c->seed = strtoull(argv[5], NULL, 10);
-    unsigned vb = (unsigned)atoi(argv[6]);
-    c->cache_bytes = strtoull(argv[7], NULL, 10) << 20;
-    c->ds = vb == 8 ? &DATASETS[0] : &DATASETS[1];
-    c->p = (bt_params)BT_PARAMS_INIT;
-    c->p.value_len = c->ds->value_len_param;
-    c->col = -1;
-    json_out = stderr;
     bt_db *db = NULL;
     bt_db_options o = db_opts(c, BT_DURABILITY_GROUP);
     if (open_db(c, &db, dir, &o, NULL)) _exit(4);
@@ -608,18 +615,8 @@ enum { MEM_SLACK_MIB = 128 };
 static int mem_child(int argc, char **argv)
 {
     if (argc < 7) return 2;
-    ctx *c = calloc(1, sizeof *c);
-    if (!c || sodium_init() < 0) _exit(3);
+    ctx *c = child_ctx(argv[3], argv[4], argv[5], argv[6]);
     const char *dir = argv[2];
-    c->n = strtoull(argv[3], NULL, 10);
-    c->seed = strtoull(argv[4], NULL, 10);
-    unsigned vb = (unsigned)atoi(argv[5]);
-    c->cache_bytes = strtoull(argv[6], NULL, 10) << 20;
-    c->ds = vb == 8 ? &DATASETS[0] : &DATASETS[1];
-    c->p = (bt_params)BT_PARAMS_INIT;
-    c->p.value_len = c->ds->value_len_param;
-    c->col = -1;
-    json_out = stderr;
     bt_db *db = NULL;
     bt_db_options o = db_opts(c, BT_DURABILITY_GROUP);
     if (open_db(c, &db, dir, &o, NULL)) _exit(4);
