@@ -443,6 +443,13 @@ BT_API int bt_db_options_load(bt_db_options *opts, const char *path, char *msg, 
  * root label against its recorded digest, the operation log's last commit
  * against the metadata and the durability marker; then replays the log
  * written since the last node flush (bounded by 2 x flush_ops + one commit).
+ * A read-write open first looks for a gap in the write-ahead log -- writes
+ * that were never synced, lost while later ones survived (a power cut; in
+ * durability NONE any write): it then moves the WAL files holding the writes
+ * after the gap into DIR/wal-gap-<unix time>/, reopens at the last commit
+ * before the gap, and logs a warning; the durability marker still makes the
+ * open fail if that lost a commit that was durable.  A read-only open
+ * reports such a gap as BT_ECORRUPT.
  * Returns 0 and *out (owned by the caller, bt_db_close), or:
  *   BT_EBUSY    another writer holds the database
  *   BT_ECORRUPT the stored state failed a check (message says where)
@@ -538,7 +545,8 @@ BT_API int bt_db_prove(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[
                        size_t n);
 
 /* Full integrity walk of a tree's committed version (loads every node):
- * as bt_tree_check.  Returns 0 or BT_ECORRUPT with a message. */
+ * as bt_tree_check, plus the database's write chain (docs/FORMAT.md 4.6).
+ * Returns 0 or BT_ECORRUPT with a message. */
 BT_API int bt_db_check(bt_db *db, const char *tree);
 
 /* Writes every tree's new nodes to the nodes partition now. */

@@ -292,7 +292,7 @@ static int delete_locked(bt_db *db, dbckpt *c)
         uint8_t k[9];
         bt_key_u64(k, 'c', c->id);
         db->kv->v->batch_del(b, BT_CF_CHECKPOINTS, k, 9);
-        rc = db->kv->v->write(db->kv, b, BT_KV_SYNC, bt_db__msg, sizeof bt_db__msg);
+        rc = bt_db__write(db, b, BT_KV_SYNC);
         if (rc) db->failed = rc;
     }
     db->kv->v->batch_free(b);
@@ -405,7 +405,7 @@ int bt_db_checkpoint_create(uint64_t *out_id, bt_db *db, const char *label)
         if (rc) rc = bt_db__set_msg(rc, "out of memory");
     }
     if (!rc) {
-        rc = db->kv->v->write(db->kv, b, BT_KV_SYNC, bt_db__msg, sizeof bt_db__msg);
+        rc = bt_db__write(db, b, BT_KV_SYNC);
         if (rc) db->failed = rc;
     }
     dbckpt *c = NULL;
@@ -671,7 +671,7 @@ int bt_db_rollback(bt_db *db, uint64_t checkpoint_id)
     if (!rc && !(rc = bt_rec_u32_encode(&v, db->epoch + 1)))
         db->kv->v->batch_put(b, BT_CF_META, "epoch", 5, v.data, v.len);
     if (!rc) {
-        rc = db->kv->v->write(db->kv, b, BT_KV_SYNC, bt_db__msg, sizeof bt_db__msg);
+        rc = bt_db__write(db, b, BT_KV_SYNC);
         if (rc) db->failed = rc;
     } else if (rc == BT_ENOMEM) {
         bt_db__set_msg(rc, "out of memory");

@@ -234,8 +234,7 @@ int bt_txn_commit(bt_txn *t, bt_commit_info *info)
         bt_txn_abort(t);
         return rc;
     }
-    rc = db->kv->v->write(db->kv, t->batch, db->o.durability == BT_DURABILITY_SYNC ? BT_KV_SYNC : 0,
-                          bt_db__msg, sizeof bt_db__msg);
+    rc = bt_db__write(db, t->batch, db->o.durability == BT_DURABILITY_SYNC ? BT_KV_SYNC : 0);
     if (rc) {
         db->failed = rc;
         bt_txn_abort(t);
@@ -500,7 +499,7 @@ static int flush_locked(bt_db *db)
         if (!rc) rc = db->kv->v->bulk_ingest(db->kv, bulk, bt_db__msg, sizeof bt_db__msg);
         else db->kv->v->bulk_abort(bulk);
     }
-    if (!rc && any) rc = db->kv->v->write(db->kv, f.meta, 0, bt_db__msg, sizeof bt_db__msg);
+    if (!rc && any) rc = bt_db__write(db, f.meta, 0);
     pthread_mutex_lock(&db->wlock);
     if (!rc && any) {
         for (size_t i = 0; i < n; i++) {

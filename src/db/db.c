@@ -7,6 +7,7 @@
 #include "codec/endian.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/msg.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -325,7 +326,7 @@ static int init_store(bt_db *db)
     db->features = BT_FEATURE_OPLOG_INDEX | (db->o.index_labels ? BT_FEATURE_LABEL_INDEX : 0);
     if (!rc) rc = bt_rec_features_encode(&v, db->features);
     if (!rc) db->kv->v->batch_put(b, BT_CF_META, "features", 8, v.data, v.len);
-    if (!rc) rc = db->kv->v->write(db->kv, b, BT_KV_SYNC, bt_db__msg, sizeof bt_db__msg);
+    if (!rc) rc = bt_db__write(db, b, BT_KV_SYNC);
     bt_buf_free(&v);
     db->kv->v->batch_free(b);
     return rc;
@@ -369,6 +370,58 @@ static int load_trees(bt_db *db)
     return rc;
 }
 
+/* kv.h gap_check on the engine's read-only view: the write chain
+ * (walchain.c), and -- so that a repair never goes below a durable commit,
+ * which the engine could not undo after the read-write open -- the
+ * durability marker against the view's last commit (as check_marker). */
+static int gap_check(bt_kv *kv, void *arg, char *msg, size_t msgcap)
+{
+    bt_db *db = arg;
+    uint64_t next;
+    int rc = bt_db__chain_scan(kv, &next, msg, msgcap);
+    if (rc) return rc;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/DURABLE", db->path);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    uint8_t m[32];
+    ssize_t got = pread(fd, m, sizeof m, 0);
+    close(fd);
+    if (got != (ssize_t)sizeof m || memcmp(m, "BTDM", 4) != 0 || m[4] != 1 ||
+        bt_load_u32be(m + 28) != bt_crc32(m, 28))
+        return 0; /* new or torn: no bound */
+    bt_buf v = BT_BUF_INIT;
+    bt_rec_commit_meta cm;
+    uint32_t epoch = 0;
+    rc = kv->v->get(kv, BT_CF_META, "commit", 6, &v, msg, msgcap);
+    if (rc == BT_ENOTFOUND) rc = 0, cm.commit_seq = cm.op_seq = 0;
+    else if (!rc && bt_rec_commit_meta_decode(&cm, v.data, v.len)) rc = BT_ECORRUPT;
+    if (!rc) {
+        v.len = 0;
+        int r2 = kv->v->get(kv, BT_CF_META, "epoch", 5, &v, msg, msgcap);
+        if (r2 == 0 && bt_rec_u32_decode(&epoch, v.data, v.len)) rc = BT_ECORRUPT;
+        else if (r2 && r2 != BT_ENOTFOUND) rc = r2;
+    }
+    bt_buf_free(&v);
+    if (rc == BT_ECORRUPT) bt_msgf(msg, msgcap, "metadata record 'commit' or 'epoch' is damaged");
+    if (rc) return rc;
+    if (bt_load_u32be(m + 24) > epoch) {
+        bt_msgf(msg, msgcap, "a rollback was lost: the durability marker has epoch %u, the store %u "
+                             "(damaged write-ahead log?)",
+                bt_load_u32be(m + 24), epoch);
+        return BT_ECORRUPT;
+    }
+    if (bt_load_u32be(m + 24) == epoch &&
+        (bt_load_u64be(m + 8) > cm.commit_seq || bt_load_u64be(m + 16) > cm.op_seq)) {
+        bt_msgf(msg, msgcap,
+                "acknowledged commits were lost: the store holds commit %llu but commit %llu was "
+                "durable (damaged write-ahead log?)",
+                (unsigned long long)cm.commit_seq, (unsigned long long)bt_load_u64be(m + 8));
+        return BT_ECORRUPT;
+    }
+    return 0;
+}
+
 static int open_store(bt_db *db)
 {
     bt_kv_config c;
@@ -385,7 +438,20 @@ static int open_store(bt_db *db)
     c.info_log_dir = db->o.info_log_dir;
     c.create_if_missing = db->o.create_if_missing != 0;
     c.read_only = db->o.read_only != 0;
-    return bt_kv_open_rocksdb(&db->kv, db->path, &c, bt_db__msg, sizeof bt_db__msg);
+    bt_kv_open_report rep;
+    c.gap_check = gap_check;
+    c.gap_check_arg = db;
+    c.report = &rep;
+    int rc = bt_kv_open_rocksdb(&db->kv, db->path, &c, bt_db__msg, sizeof bt_db__msg);
+    if (!rc && rep.wal_files_set_aside) {
+        db->wal_files_set_aside = rep.wal_files_set_aside;
+        bt_log(BT_LOG_WARN,
+               "%s: the write-ahead log had a gap (writes lost out of order, e.g. unsynced "
+               "writes at a power cut): moved %u WAL file(s) holding the writes after it to %s; "
+               "the database reopened at the last write before the gap",
+               db->path, rep.wal_files_set_aside, rep.aside_dir);
+    }
+    return rc;
 }
 
 static int open_db(bt_db *db)
@@ -463,6 +529,11 @@ static int open_db(bt_db *db)
         }
     }
     bt_buf_free(&v);
+    if (!rc) {
+        rc = bt_db__chain_scan(db->kv, &db->chain_next, bt_db__msg, sizeof bt_db__msg);
+        if (rc == BT_KV_GAP) /* read-only, or the pre-open could not look */
+            rc = bt_db__set_msg(BT_ECORRUPT, "%.200s", bt_db__msg);
+    }
     if (!rc) rc = load_trees(db);
     if (!rc) rc = bt_db__ckpt_load(db);
     if (!rc) rc = check_marker(db);
@@ -491,6 +562,7 @@ static void free_db(bt_db *db)
     pthread_cond_destroy(&db->sdone);
     pthread_mutex_destroy(&db->fmu);
     pthread_mutex_destroy(&db->fqmu);
+    pthread_mutex_destroy(&db->chainmu);
     pthread_cond_destroy(&db->fcv);
     pthread_cond_destroy(&db->fdone);
     bt_db__metrics_destroy(&db->metrics);
@@ -531,6 +603,8 @@ int bt_db__open(bt_db **out, const char *path, const bt_db_options *opts, bool a
         pthread_cond_init(&db->sdone, NULL);
         pthread_mutex_init(&db->fmu, NULL);
         pthread_mutex_init(&db->fqmu, NULL);
+        pthread_mutex_init(&db->chainmu, NULL);
+        db->chain_next = 1;
         pthread_cond_init(&db->fcv, NULL);
         pthread_cond_init(&db->fdone, NULL);
         bt_db__metrics_init(&db->metrics);
@@ -639,8 +713,7 @@ int bt_db_tree_create(bt_db *db, const char *name, const bt_params *params)
         v.len = 0;
         if (!rc) rc = bt_rec_commit_meta_encode(&v, &m);
         if (!rc) db->kv->v->batch_put(b, BT_CF_META, "commit", 6, v.data, v.len);
-        if (!rc) rc = db->kv->v->write(db->kv, b, db->o.durability != BT_DURABILITY_NONE ? BT_KV_SYNC : 0,
-                                       bt_db__msg, sizeof bt_db__msg);
+        if (!rc) rc = bt_db__write(db, b, db->o.durability != BT_DURABILITY_NONE ? BT_KV_SYNC : 0);
         if (!rc) {
             db->meta = m;
             __atomic_store_n(&root->gen, BT_GEN_PERSISTED | id, __ATOMIC_RELAXED);
@@ -882,7 +955,11 @@ int bt_db_prove_at(uint8_t **out_proof, size_t *out_len, uint8_t out_digest[BT_D
 int bt_db_check(bt_db *db, const char *tree)
 {
     snap s;
-    int rc = take_snap(&s, db, tree);
+    uint64_t next;
+    int rc = bt_db__chain_scan(db->kv, &next, bt_db__msg, sizeof bt_db__msg);
+    if (rc == BT_KV_GAP) return bt_db__set_msg(BT_ECORRUPT, "%.200s", bt_db__msg);
+    if (rc) return rc;
+    rc = take_snap(&s, db, tree);
     if (rc) return rc;
     bt_tree *t;
     rc = bt_tree_open_root(&t, &s.p, s.root, s.height, s.count, &db->src);

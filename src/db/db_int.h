@@ -124,6 +124,11 @@ struct bt_db {
     uint16_t format;       /* the `format` record's version */
     bool allow_old_format; /* the migration's own opens */
 
+    /* the write chain (walchain.c, FORMAT.md 4.6) */
+    pthread_mutex_t chainmu;
+    uint64_t chain_next;
+    unsigned wal_files_set_aside; /* by this open's gap repair */
+
     /* statistics */
     _Atomic uint64_t nodes_loaded;
     uint64_t nodes_written, nodes_deleted, flushes, syncs, replayed_ops;
@@ -173,7 +178,7 @@ int bt_db__export_root(bt_snapshot_info *out, bt_db *db, const bt_params *p, bt_
                        int height, uint64_t count, const uint8_t digest[BT_DIGEST_LEN],
                        uint64_t checkpoint_id, const char *path);
 
-/* Label index key (docs/FORMAT.md 4.6): 'L' || label || tree id || node id. */
+/* Label index key (docs/FORMAT.md 4.4a): 'L' || label || tree id || node id. */
 #define BT_LABEL_INDEX_KEY (1 + 32 + 4 + 8)
 void bt_db__label_key(uint8_t out[BT_LABEL_INDEX_KEY], const uint8_t label[32], uint32_t tree_id,
                       uint64_t node_id);
@@ -200,6 +205,15 @@ void bt_db__oplog_index_op(bt_db *db, bt_kv_batch *b, uint32_t tree_id, const ui
 void bt_db__oplog_index_commit(bt_db *db, bt_kv_batch *b, uint64_t ts_ms, uint64_t first_op_seq);
 /* Deletes blocks with op seq > after_seq and their index entries (rollback). */
 int bt_db__oplog_truncate(bt_db *db, bt_kv_batch *b, uint64_t after_seq);
+
+/* walchain.c */
+#define BT_WALCHAIN_KEEP 16
+/* Writes batch b (BT_KV_* flags) with the next write-chain marker; every
+ * WAL write of the library goes through here. */
+int bt_db__write(bt_db *db, bt_kv_batch *b, int flags);
+/* Checks W2 on any open store: 0, BT_KV_GAP (msg says where) or a BT_E*
+ * error; *out_next is the number the next batch gets. */
+int bt_db__chain_scan(bt_kv *kv, uint64_t *out_next, char *msg, size_t msgcap);
 
 /* recover.c */
 int bt_db__recover(bt_db *db);

@@ -203,7 +203,7 @@ static int write_format(bt_db *db)
         v.len = 0;
         rc = bt_rec_format_encode(&v, &f);
         if (!rc) db->kv->v->batch_put(b, BT_CF_META, "format", 6, v.data, v.len);
-        if (!rc) rc = db->kv->v->write(db->kv, b, BT_KV_SYNC, bt_db__msg, sizeof bt_db__msg);
+        if (!rc) rc = bt_db__write(db, b, BT_KV_SYNC);
     }
     if (b) db->kv->v->batch_free(b);
     bt_buf_free(&v);

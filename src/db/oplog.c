@@ -460,7 +460,7 @@ int bt_db_oplog_prune(uint64_t *out_pruned, bt_db *db, uint64_t before_seq)
         }
         if (!rc) rc = db->kv->v->iter_status(r.it, bt_db__msg, sizeof bt_db__msg);
         if (!rc && chunk) {
-            rc = db->kv->v->write(db->kv, b, 0, bt_db__msg, sizeof bt_db__msg);
+            rc = bt_db__write(db, b, 0);
             if (rc) db->failed = rc;
             pruned += chunk;
         }
@@ -519,7 +519,7 @@ int bt_db_oplog_reindex(uint64_t *out_ops, bt_db *db)
         }
         ops += blk.op_count;
         if (!rc && ops % 100000 < blk.op_count) { /* bounded batches; puts are idempotent */
-            rc = db->kv->v->write(db->kv, b, 0, bt_db__msg, sizeof bt_db__msg);
+            rc = bt_db__write(db, b, 0);
             db->kv->v->batch_free(b);
             b = rc ? NULL : db->kv->v->batch_new(db->kv);
             if (!rc && !b) rc = bt_db__set_msg(BT_ENOMEM, "out of memory");
@@ -530,7 +530,7 @@ int bt_db_oplog_reindex(uint64_t *out_ops, bt_db *db)
     bt_buf v = BT_BUF_INIT;
     if (!rc && !(rc = bt_rec_features_encode(&v, db->features)))
         db->kv->v->batch_put(b, BT_CF_META, "features", 8, v.data, v.len);
-    if (!rc) rc = db->kv->v->write(db->kv, b, BT_KV_SYNC, bt_db__msg, sizeof bt_db__msg);
+    if (!rc) rc = bt_db__write(db, b, BT_KV_SYNC);
     bt_buf_free(&v);
     if (b) db->kv->v->batch_free(b);
     if (rc) db->features = was;

@@ -609,8 +609,7 @@ static int commit_import(bt_db *db, const char *name, const bt_snap_header *h, b
         if (!rc) db->kv->v->batch_put(b, BT_CF_META, "nodeid", 6, nid, 8);
         if (rc) bt_db__set_msg(rc, "out of memory");
         if (!rc) {
-            rc = db->kv->v->write(db->kv, b, db->o.durability != BT_DURABILITY_NONE ? BT_KV_SYNC : 0,
-                                  bt_db__msg, sizeof bt_db__msg);
+            rc = bt_db__write(db, b, db->o.durability != BT_DURABILITY_NONE ? BT_KV_SYNC : 0);
             if (rc) db->failed = rc; /* D5 */
         }
     }

@@ -52,6 +52,15 @@ typedef struct bt_kv_batch bt_kv_batch;
 typedef struct bt_kv_iter bt_kv_iter;
 typedef struct bt_kv_bulk bt_kv_bulk;
 
+/* What an open repaired (bt_kv_config.report). */
+typedef struct bt_kv_open_report {
+    unsigned wal_files_set_aside; /* WAL files moved out after a gap */
+    char aside_dir[4096];         /* where they went ("" if none) */
+} bt_kv_open_report;
+
+/* gap_check's answer when the store's state has a gap (FORMAT.md 4.6). */
+#define BT_KV_GAP 1
+
 /* Engine tuning, filled from the database options (see basistrees.h). */
 typedef struct bt_kv_config {
     uint64_t block_cache_bytes;
@@ -64,6 +73,18 @@ typedef struct bt_kv_config {
     const char *info_log_dir;       /* NULL: inside the database directory */
     bool create_if_missing;
     bool read_only;
+    /* Read-write opens of an existing store (engines with a WAL): before
+     * replaying the WAL for writing -- RocksDB then flushes what it replayed
+     * and deletes the WAL files -- the engine opens the store read-only and
+     * asks gap_check whether that state has a gap (a lost batch whose
+     * successors survived a power cut).  gap_check returns 0 (no gap),
+     * BT_KV_GAP, or a BT_E* error, which the open returns.  On a gap the
+     * engine moves its newest non-empty WAL file into `wal-gap-<unix
+     * time>/` inside the store and asks again; if no WAL file is left, the
+     * open fails with BT_ECORRUPT.  NULL: no check. */
+    int (*gap_check)(bt_kv *kv, void *arg, char *msg, size_t msgcap);
+    void *gap_check_arg;
+    bt_kv_open_report *report; /* optional: filled by the open */
 } bt_kv_config;
 
 typedef struct bt_kv_vtbl {

@@ -23,6 +23,14 @@
  *     options, then the cache.  Iterators (and their snapshots) must have
  *     been freed by the caller before close.
  *
+ * WAL gaps (kv.h gap_check; FORMAT.md 4.6): a read-write open of an
+ * existing store first opens it read-only -- which replays the WAL without
+ * writing anything -- and lets the caller look for a gap.  Only when there
+ * is none does the read-write open replay (and RocksDB then flush and delete)
+ * the WAL.  A gap is repaired by moving the newest non-empty WAL file aside
+ * (never deleting it) and looking again; the files moved are exactly the
+ * writes after the gap, because a power cut keeps a prefix of each file.
+ *
  * Errors: every char **errptr coming out of RocksDB goes through
  * rdb_err(), which maps it to a BT_E* code, writes a one-line message and
  * frees the string.  Nothing in this file aborts on an I/O error.
@@ -42,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -53,6 +62,7 @@
 #define RDB_ZSTD_LEVEL_MAX 22
 #define RDB_INFO_LOG_FILE_MAX (16u * 1024u * 1024u) /* bound RocksDB's LOG */
 #define RDB_INFO_LOG_KEEP 4
+#define RDB_GAP_ROUNDS_MAX 64 /* WAL files moved aside by one open, at most */
 
 typedef struct rdb {
     bt_kv base; /* must be first */
@@ -995,6 +1005,195 @@ static int check_exists(const char *path, const bt_kv_config *cfg, char *msg, si
     return rc;
 }
 
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+/* Moves the newest (highest-numbered) non-empty WAL file of the store at
+ * path into report->aside_dir (created on first use).  BT_ENOTFOUND when
+ * there is none. */
+static int set_aside_newest_wal(const char *path, bt_kv_open_report *rep, char *msg, size_t msgcap)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        bt_msgf(msg, msgcap, "rocksdb open %s: cannot list the store: %s", path, strerror(errno));
+        return BT_EIO;
+    }
+    struct dirent *e;
+    unsigned long long best = 0;
+    char bestname[64] = "", p[4096];
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || n >= sizeof bestname || strcmp(e->d_name + n - 4, ".log") != 0) continue;
+        if (strspn(e->d_name, "0123456789") != n - 4) continue;
+        unsigned long long num = strtoull(e->d_name, NULL, 10);
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) continue;
+        if (!bestname[0] || num > best) {
+            best = num;
+            memcpy(bestname, e->d_name, n + 1);
+        }
+    }
+    closedir(d);
+    if (!bestname[0]) return BT_ENOTFOUND;
+    if (!rep->aside_dir[0]) {
+        int n = snprintf(rep->aside_dir, sizeof rep->aside_dir, "%s/wal-gap-%lld", path,
+                         (long long)time(NULL));
+        if (n < 0 || (size_t)n >= sizeof rep->aside_dir) {
+            rep->aside_dir[0] = '\0';
+            bt_msgf(msg, msgcap, "rocksdb open %s: path too long", path);
+            return BT_EINVAL;
+        }
+        if (mkdir(rep->aside_dir, 0755) != 0 && errno != EEXIST) {
+            bt_msgf(msg, msgcap, "rocksdb open: cannot create %s: %s", rep->aside_dir, strerror(errno));
+            rep->aside_dir[0] = '\0';
+            return errno == ENOSPC ? BT_ENOSPC : BT_EIO;
+        }
+        fsync_dir(path);
+    }
+    char to[4096 + 64];
+    snprintf(p, sizeof p, "%s/%s", path, bestname);
+    snprintf(to, sizeof to, "%s/%s", rep->aside_dir, bestname);
+    if (rename(p, to) != 0) {
+        bt_msgf(msg, msgcap, "rocksdb open: cannot move %s to %s: %s", p, rep->aside_dir, strerror(errno));
+        return BT_EIO;
+    }
+    if (fsync_dir(rep->aside_dir) != 0 || fsync_dir(path) != 0) {
+        bt_msgf(msg, msgcap, "rocksdb open: cannot sync %s: %s", path, strerror(errno));
+        return BT_EIO;
+    }
+    rep->wal_files_set_aside++;
+    return 0;
+}
+
+/* Can the WAL files of the store at path hold a gap at all?  The writes
+ * after a gap sit in a WAL file newer than the one that lost writes, and
+ * that one still exists (RocksDB keeps a WAL until every family has flushed
+ * past it; a power cut empties an unsynced file but leaves its name, as the
+ * creation of the newer one came after it).  So: a non-empty WAL file that
+ * is not the oldest.  Anything unreadable answers yes. */
+static bool wal_gap_possible(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return true;
+    struct dirent *e;
+    unsigned long long oldest = 0, newest_full = 0;
+    bool any = false, any_full = false;
+    char p[4096];
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0 || strspn(e->d_name, "0123456789") != n - 4)
+            continue;
+        unsigned long long num = strtoull(e->d_name, NULL, 10);
+        if (!any || num < oldest) oldest = num;
+        any = true;
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (stat(p, &st) != 0) {
+            closedir(d);
+            return true;
+        }
+        if (st.st_size > 0 && (!any_full || num > newest_full)) newest_full = num;
+        if (st.st_size > 0) any_full = true;
+    }
+    closedir(d);
+    return any_full && newest_full > oldest;
+}
+
+/* Puts every WAL file set aside back (a repair that did not work must
+ * leave the store as it found it: the read-only opens wrote nothing). */
+static void undo_set_aside(const char *path, bt_kv_open_report *rep)
+{
+    if (!rep->aside_dir[0]) return;
+    DIR *d = opendir(rep->aside_dir);
+    if (d) {
+        struct dirent *e;
+        char from[4096 + 300], to[4096 + 300];
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.') continue;
+            snprintf(from, sizeof from, "%s/%s", rep->aside_dir, e->d_name);
+            snprintf(to, sizeof to, "%s/%s", path, e->d_name);
+            if (rename(from, to) == 0) rep->wal_files_set_aside--;
+        }
+        closedir(d);
+    }
+    fsync_dir(path);
+    if (rep->wal_files_set_aside == 0 && rmdir(rep->aside_dir) == 0) {
+        rep->aside_dir[0] = '\0';
+        fsync_dir(path);
+    }
+}
+
+/* The gap check of kv.h: read-only opens until the caller sees no gap,
+ * moving one WAL file aside after each gap; if that does not end in a
+ * store without a gap, the files go back and the open fails. */
+static int check_gap(const char *path, const bt_kv_config *cfg, bt_kv_open_report *rep, char *msg,
+                     size_t msgcap);
+
+static int check_gap_or_undo(const char *path, const bt_kv_config *cfg, bt_kv_open_report *rep,
+                             char *msg, size_t msgcap)
+{
+    int rc = check_gap(path, cfg, rep, msg, msgcap);
+    if (rc && rep->wal_files_set_aside) {
+        unsigned moved = rep->wal_files_set_aside;
+        undo_set_aside(path, rep);
+        if (msg && msgcap) {
+            size_t n = strlen(msg);
+            if (rep->wal_files_set_aside == 0)
+                snprintf(msg + n, msgcap - n, " (the %u WAL file(s) set aside are back in place)", moved);
+            else
+                snprintf(msg + n, msgcap - n, " (%u WAL file(s) could not be put back from %s)",
+                         rep->wal_files_set_aside, rep->aside_dir);
+        }
+    }
+    return rc;
+}
+
+static int check_gap(const char *path, const bt_kv_config *cfg, bt_kv_open_report *rep, char *msg,
+                     size_t msgcap)
+{
+    bt_kv_config ro = *cfg;
+    ro.read_only = true;
+    ro.create_if_missing = false;
+    ro.gap_check = NULL;
+    ro.report = NULL;
+    for (unsigned round = 0;; round++) {
+        bt_kv *kv = NULL;
+        int rc = bt_kv_open_rocksdb(&kv, path, &ro, msg, msgcap);
+        /* A store the read-only open cannot take as it is (one still being
+         * created, a partition missing) has no chain to check: the
+         * read-write open that follows decides. */
+        if (rc == BT_ECORRUPT && msg && strstr(msg, "lacks partition")) return 0;
+        if (rc) return rc;
+        rc = cfg->gap_check(kv, cfg->gap_check_arg, msg, msgcap);
+        kv->v->close(kv);
+        if (rc != BT_KV_GAP) return rc;
+        char gap[512];
+        snprintf(gap, sizeof gap, "%s", msg ? msg : "a gap in the store");
+        if (round == RDB_GAP_ROUNDS_MAX) {
+            bt_msgf(msg, msgcap, "%s; still there with the %u newest WAL files set aside", gap,
+                    rep->wal_files_set_aside);
+            return BT_ECORRUPT;
+        }
+        rc = set_aside_newest_wal(path, rep, msg, msgcap);
+        if (rc == BT_ENOTFOUND) {
+            if (rep->wal_files_set_aside)
+                bt_msgf(msg, msgcap, "%s; still there with every WAL file (%u) set aside", gap,
+                        rep->wal_files_set_aside);
+            else
+                bt_msgf(msg, msgcap, "%s, and no write-ahead log holds the writes after it", gap);
+            return BT_ECORRUPT;
+        }
+        if (rc) return rc;
+    }
+}
+
 int bt_kv_open_rocksdb(bt_kv **out, const char *path, const bt_kv_config *cfg, char *msg,
                        size_t msgcap)
 {
@@ -1008,6 +1207,19 @@ int bt_kv_open_rocksdb(bt_kv **out, const char *path, const bt_kv_config *cfg, c
     if (rc) return rc;
     rc = check_exists(path, cfg, msg, msgcap);
     if (rc) return rc;
+    if (cfg->report) memset(cfg->report, 0, sizeof *cfg->report);
+    if (cfg->gap_check && !cfg->read_only) {
+        bt_kv_open_report local;
+        bt_kv_open_report *rep = cfg->report ? cfg->report : &local;
+        memset(&local, 0, sizeof local);
+        char cur[4096];
+        struct stat st;
+        snprintf(cur, sizeof cur, "%s/CURRENT", path);
+        if (stat(cur, &st) == 0 && wal_gap_possible(path) &&
+            (rc = check_gap_or_undo(path, cfg, rep, msg, msgcap)))
+            return rc;
+        if (msg && msgcap) msg[0] = '\0';
+    }
     rdb *kv = bt_calloc(1, sizeof *kv);
     if (!kv) {
         bt_msgf(msg, msgcap, "rocksdb open: out of memory");

@@ -16,6 +16,8 @@
 #include "store/kv.h"
 #include "testutil.h"
 #include "util/alloc.h"
+#include "codec/endian.h"
+#include "codec/records.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -1018,6 +1020,278 @@ static void t_rocks_wal_flip(void **state)
     assert_null(again);
 }
 
+/* ------------------------------------------ WAL gaps (FORMAT.md 4.6) */
+
+/* The write chain's checker, as the database layer passes it. */
+int bt_db__chain_scan(bt_kv *kv, uint64_t *out_next, char *msg, size_t msgcap);
+static int gap_cb(bt_kv *kv, void *arg, char *m, size_t cap)
+{
+    uint64_t next;
+    (*(int *)arg)++;
+    return bt_db__chain_scan(kv, &next, m, cap);
+}
+
+/* Batch n of a chain, as bt_db__write writes it, plus one data key. */
+static void chain_batch(bt_kv *kv, uint64_t n, bool sync)
+{
+    bt_kv_batch *b = kv->v->batch_new(kv);
+    assert_non_null(b);
+    uint8_t k[12] = {'w', 'a', 'l', '/'};
+    bt_store_u64be(k + 4, n);
+    bt_buf v = BT_BUF_INIT;
+    assert_int_equal(bt_rec_walmark_encode(&v, n), 0);
+    kv->v->batch_put(b, BT_CF_META, k, sizeof k, v.data, v.len);
+    if (n > 16) {
+        bt_store_u64be(k + 4, n - 16);
+        kv->v->batch_del(b, BT_CF_META, k, sizeof k);
+    }
+    char dk[16];
+    snprintf(dk, sizeof dk, "k%03u", (unsigned)n);
+    kv->v->batch_put(b, BT_CF_META, dk, strlen(dk), "x", 1);
+    int rc = kv->v->write(kv, b, sync ? BT_KV_SYNC : 0, msg, sizeof msg);
+    if (rc) fail_msg("write: %d %s", rc, msg);
+    kv->v->batch_free(b);
+    bt_buf_free(&v);
+}
+
+/* A flush of one partition starts a new WAL file; the old one stays live
+ * while the metadata memtable still needs it. */
+static void switch_wal(bt_kv *kv)
+{
+    puts_(kv, BT_CF_INDEXES, "dummy", "1");
+    assert_int_equal(kv->v->compact(kv, BT_CF_INDEXES, msg, sizeof msg), 0);
+}
+
+/* The WAL files of dir, oldest first: names and sizes. */
+static int list_wals(const char *dir, char names[][32], long *sizes, int cap)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || l >= 32 || strcmp(e->d_name + l - 4, ".log") != 0 || n == cap) continue;
+        strcpy(names[n], e->d_name);
+        n++;
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++) /* names have the same width: sort as strings */
+        for (int j = i + 1; j < n; j++)
+            if (strcmp(names[j], names[i]) < 0) {
+                char t[32];
+                strcpy(t, names[i]);
+                strcpy(names[i], names[j]);
+                strcpy(names[j], t);
+            }
+    for (int i = 0; i < n; i++) {
+        char p[512];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        assert_int_equal(stat(p, &st), 0);
+        sizes[i] = (long)st.st_size;
+    }
+    return n;
+}
+
+static bool has_key(bt_kv *kv, const char *k)
+{
+    bt_buf v = BT_BUF_INIT;
+    int rc = kv->v->get(kv, BT_CF_META, k, strlen(k), &v, msg, sizeof msg);
+    bt_buf_free(&v);
+    assert_true(rc == 0 || rc == BT_ENOTFOUND);
+    return rc == 0;
+}
+
+/* A power cut that keeps a newer WAL file's writes but loses the end of an
+ * older one: the open moves the newer file aside and reopens at the gap. */
+static void t_rocks_wal_gap_repaired(void **state)
+{
+    fx *f = *state;
+    bt_kv *kv = f->kv;
+    for (uint64_t n = 1; n <= 3; n++) chain_batch(kv, n, true);
+    char names[16][32];
+    long sizes[16];
+    int nw = list_wals(f->path, names, sizes, 16);
+    assert_int_equal(nw, 1);
+    long synced = sizes[0];
+    char older[32];
+    strcpy(older, names[0]);
+    for (uint64_t n = 4; n <= 6; n++) chain_batch(kv, n, false);
+    switch_wal(kv);
+    for (uint64_t n = 7; n <= 12; n++) chain_batch(kv, n, false);
+    kv->v->close(kv);
+    f->kv = NULL;
+    nw = list_wals(f->path, names, sizes, 16);
+    assert_true(nw >= 2);
+    assert_string_equal(names[0], older);
+    assert_true(sizes[0] > synced);
+    /* the cut: the older file back to its last sync, the newer one kept */
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", f->path, older);
+    assert_int_equal(truncate(p, synced), 0);
+
+    /* a read-only open sees the gap and refuses */
+    bt_kv_config ro = f->cfg;
+    int calls = 0;
+    ro.read_only = true;
+    bt_kv *r = NULL;
+    assert_int_equal(bt_kv_open_rocksdb(&r, f->path, &ro, msg, sizeof msg), 0);
+    uint64_t next = 0;
+    assert_int_equal(bt_db__chain_scan(r, &next, msg, sizeof msg), BT_KV_GAP);
+    print_message("  %s\n", msg);
+    assert_non_null(strstr(msg, "batches 4..6 are missing"));
+    r->v->close(r);
+
+    bt_kv_config c = f->cfg;
+    bt_kv_open_report rep;
+    c.gap_check = gap_cb;
+    c.gap_check_arg = &calls;
+    c.report = &rep;
+    assert_int_equal(bt_kv_open_rocksdb(&f->kv, f->path, &c, msg, sizeof msg), 0);
+    print_message("  repaired: %u file(s) to %s after %d looks\n", rep.wal_files_set_aside,
+                  rep.aside_dir, calls);
+    assert_int_equal(rep.wal_files_set_aside, 1);
+    assert_int_equal(calls, 2);
+    struct stat st;
+    assert_int_equal(stat(rep.aside_dir, &st), 0);
+    assert_true(has_key(f->kv, "k003"));
+    assert_false(has_key(f->kv, "k004"));
+    assert_false(has_key(f->kv, "k007"));
+    assert_int_equal(bt_db__chain_scan(f->kv, &next, msg, sizeof msg), 0);
+    assert_int_equal(next, 4);
+}
+
+/* A gap that no set of newer WAL files explains: the open fails and puts
+ * every file it moved back. */
+static void t_rocks_wal_gap_unrepairable(void **state)
+{
+    fx *f = *state;
+    bt_kv *kv = f->kv;
+    for (uint64_t n = 1; n <= 3; n++) chain_batch(kv, n, true);
+    chain_batch(kv, 10, false);                                /* the gap */
+    assert_int_equal(kv->v->flush(kv, msg, sizeof msg), 0); /* in tables */
+    puts_(kv, BT_CF_META, "m1", "1"); /* keeps the next WAL file live */
+    switch_wal(kv);
+    chain_batch(kv, 11, false);
+    kv->v->close(kv);
+    f->kv = NULL;
+    char names[16][32], names2[16][32];
+    long sizes[16], sizes2[16];
+    int nw = list_wals(f->path, names, sizes, 16);
+    assert_true(nw >= 2);
+
+    bt_kv_config c = f->cfg;
+    bt_kv_open_report rep;
+    int calls = 0;
+    c.gap_check = gap_cb;
+    c.gap_check_arg = &calls;
+    c.report = &rep;
+    bt_kv *kv2 = (bt_kv *)1;
+    int rc = bt_kv_open_rocksdb(&kv2, f->path, &c, msg, sizeof msg);
+    print_message("  %d %s\n", rc, msg);
+    assert_int_equal(rc, BT_ECORRUPT);
+    assert_null(kv2);
+    assert_non_null(strstr(msg, "back in place"));
+    assert_int_equal(rep.wal_files_set_aside, 0);
+    assert_true(calls >= 3);
+    int nw2 = list_wals(f->path, names2, sizes2, 16);
+    assert_int_equal(nw2, nw);
+    for (int i = 0; i < nw; i++) {
+        assert_string_equal(names2[i], names[i]);
+        assert_int_equal(sizes2[i], sizes[i]);
+    }
+    DIR *d = opendir(f->path);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) assert_null(strstr(e->d_name, "wal-gap"));
+    closedir(d);
+    /* without the check the store still opens: nothing was lost */
+    f->kv = open_rocks(f->path, &f->cfg);
+    assert_true(has_key(f->kv, "k010"));
+    assert_true(has_key(f->kv, "k011"));
+}
+
+/* A gap whose repair would go below a durable commit (a damaged WAL, not a
+ * power cut): the database open puts the moved WAL file back and fails. */
+static void t_rocks_wal_gap_below_durable(void **state)
+{
+    fx *f = *state;
+    f->kv->v->close(f->kv);
+    f->kv = NULL;
+    rm_rf(f->path);
+    /* a database with commits 1..3, durable (mode sync), closed */
+    bt_db_options o = BT_DB_OPTIONS_INIT;
+    o.durability = BT_DURABILITY_SYNC;
+    o.min_free_bytes = 0;
+    bt_db *db = NULL;
+    assert_int_equal(bt_db_open(&db, f->path, &o, msg, sizeof msg), 0);
+    bt_params p = BT_PARAMS_INIT;
+    assert_int_equal(bt_db_tree_create(db, "t", &p), 0);
+    for (int i = 0; i < 3; i++) {
+        uint8_t k[32];
+        memset(k, 0x10 + i, sizeof k);
+        bt_op op = {BT_OP_INSERT, k, 32, (const uint8_t *)"v", 1};
+        bt_txn *t;
+        bt_result r;
+        assert_int_equal(bt_txn_begin(&t, db), 0);
+        assert_int_equal(bt_txn_apply(t, "t", &op, 1, &r), 0);
+        assert_int_equal(bt_txn_commit(t, NULL), 0);
+    }
+    assert_int_equal(bt_db_close(db), 0);
+
+    /* Behind its back: batch n (synced) sets `commit` to an older value,
+     * n+1 (unsynced) sets it back; a newer WAL file holds n+2. */
+    bt_kv *kv = open_rocks(f->path, &f->cfg);
+    uint64_t n = 0;
+    assert_int_equal(bt_db__chain_scan(kv, &n, msg, sizeof msg), 0);
+    bt_buf v = BT_BUF_INIT;
+    assert_int_equal(kv->v->get(kv, BT_CF_META, "commit", 6, &v, msg, sizeof msg), 0);
+    bt_rec_commit_meta cm, old;
+    assert_int_equal(bt_rec_commit_meta_decode(&cm, v.data, v.len), 0);
+    assert_true(cm.commit_seq >= 3);
+    old = cm;
+    old.commit_seq--;
+    old.op_seq--;
+    v.len = 0;
+    assert_int_equal(bt_rec_commit_meta_encode(&v, &old), 0);
+    put(kv, BT_CF_META, "commit", 6, v.data, v.len);
+    chain_batch(kv, n, true);
+    char names[16][32], names2[16][32];
+    long sizes[16], sizes2[16];
+    int nw = list_wals(f->path, names, sizes, 16);
+    long synced = sizes[nw - 1];
+    char older[32];
+    strcpy(older, names[nw - 1]);
+    v.len = 0;
+    assert_int_equal(bt_rec_commit_meta_encode(&v, &cm), 0);
+    put(kv, BT_CF_META, "commit", 6, v.data, v.len);
+    chain_batch(kv, n + 1, false);
+    switch_wal(kv);
+    chain_batch(kv, n + 2, false);
+    kv->v->close(kv);
+    bt_buf_free(&v);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", f->path, older);
+    assert_int_equal(truncate(path, synced), 0);
+    nw = list_wals(f->path, names, sizes, 16);
+
+    db = NULL;
+    msg[0] = 0;
+    int rc = bt_db_open(&db, f->path, &o, msg, sizeof msg);
+    print_message("  %d %s\n", rc, msg);
+    assert_int_equal(rc, BT_ECORRUPT);
+    assert_null(db);
+    assert_non_null(strstr(msg, "acknowledged commits were lost"));
+    assert_non_null(strstr(msg, "back in place"));
+    int nw2 = list_wals(f->path, names2, sizes2, 16);
+    assert_int_equal(nw2, nw);
+    for (int i = 0; i < nw; i++) {
+        assert_string_equal(names2[i], names[i]);
+        assert_int_equal(sizes2[i], sizes[i]);
+    }
+    f->kv = open_rocks(f->path, &f->cfg); /* for the teardown */
+}
+
 /* Every allocation of open may fail: a clean BT_ENOMEM, nothing leaked
  * (LeakSanitizer checks), the store still opens afterwards. */
 static void t_rocks_oom_open(void **state)
@@ -1167,6 +1441,9 @@ int main(int argc, char **argv)
         ROCKS(t_rocks_read_only),
         ROCKS(t_rocks_info_log_dir),
         ROCKS(t_rocks_wal_flip),
+        ROCKS(t_rocks_wal_gap_repaired),
+        ROCKS(t_rocks_wal_gap_unrepairable),
+        ROCKS(t_rocks_wal_gap_below_durable),
         ROCKS(t_rocks_oom_open),
         ROCKS(t_rocks_stale_ingest_name),
     };
