@@ -88,7 +88,7 @@ static int state_of(state *s, bt_db *db)
 }
 
 /* Copies the regular files of a flat directory (RocksDB's layout), each
- * synced, then the target directory. */
+ * synced, then the target directory.  `wal-gap-*` directories stay behind. */
 static int copy_dir(const char *from, const char *to, uint64_t *bytes)
 {
     if (mkdir(to, 0755) != 0)
@@ -109,6 +109,8 @@ static int copy_dir(const char *from, const char *to, uint64_t *bytes)
             rc = bt_db__set_msg(BT_EIO, "cannot stat %s: %s", src, strerror(errno));
             break;
         }
+        if (S_ISDIR(st.st_mode) && !strncmp(e->d_name, "wal-gap-", 8))
+            continue; /* WAL files an open set aside (OPERATIONS.md 2): not the database */
         if (!S_ISREG(st.st_mode)) {
             rc = bt_db__set_msg(BT_EINVAL, "%s is not a regular file: not a database layout "
                                            "this version knows", src);
