@@ -439,16 +439,17 @@ static int open_store(bt_db *db)
     c.create_if_missing = db->o.create_if_missing != 0;
     c.read_only = db->o.read_only != 0;
     bt_kv_open_report rep;
+    memset(&rep, 0, sizeof rep);
     c.gap_check = gap_check;
     c.gap_check_arg = db;
     c.report = &rep;
     int rc = bt_kv_open_rocksdb(&db->kv, db->path, &c, bt_db__msg, sizeof bt_db__msg);
-    if (!rc && rep.wal_files_set_aside) {
+    if (rep.wal_files_set_aside) { /* also when the open then failed: the files stay moved */
         db->wal_files_set_aside = rep.wal_files_set_aside;
         bt_log(BT_LOG_WARN,
                "%s: the write-ahead log had a gap (writes lost out of order, e.g. unsynced "
                "writes at a power cut): moved %u WAL file(s) holding the writes after it to %s; "
-               "the database reopened at the last write before the gap",
+               "the database reopens at the last write before the gap",
                db->path, rep.wal_files_set_aside, rep.aside_dir);
     }
     return rc;

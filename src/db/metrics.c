@@ -244,6 +244,9 @@ int bt_db_metrics_text(char **out_text, size_t *out_len, bt_db *db)
           (double)unflushed);
     gauge(&o, "last_replay_ops", "Operations replayed by the last open.", (double)st.replayed_ops);
     gauge(&o, "open_seconds", "Time the last open took.", st.open_ms / 1e3);
+    gauge(&o, "open_wal_files_set_aside",
+          "WAL files the last open moved into wal-gap-*/ to repair a gap after a power cut.",
+          (double)db->wal_files_set_aside);
 
     bt_checkpoint *ck = NULL;
     if (bt_db_checkpoint_get(&ck, db, 0) == 0 && ck) {
