@@ -26,6 +26,9 @@
  *      below the newest checkpoint's frontier records it as an orphan of
  *      that checkpoint instead (FORMAT.md 4.4c); deleting or rolling back
  *      to a checkpoint settles its orphans in the same batch.
+ *  D9. Every WAL write carries the next write-chain number (walchain.c,
+ *      FORMAT.md 4.6): the `wal/` records present are one run; two runs are
+ *      a gap, repaired at open (store_rocksdb.c) or refused.
  */
 #ifndef BT_DB_INT_H
 #define BT_DB_INT_H
