@@ -204,12 +204,6 @@ static void meta(unsigned which, const uint8_t *p, size_t n)
         break;
     }
 #endif
-    case 12: {
-        uint64_t v;
-        if ((rc = bt_rec_walmark_decode(&v, p, n))) return err_ok(rc);
-        rc = bt_rec_walmark_encode(&b, v);
-        break;
-    }
     default:
         return;
     }

@@ -209,22 +209,6 @@ int bt_rec_features_decode(uint32_t *features, const uint8_t *p, size_t n)
     return r_end(&x);
 }
 
-int bt_rec_walmark_encode(bt_buf *b, uint64_t batch)
-{
-    w x;
-    w_begin(&x, b);
-    w_u64(&x, batch);
-    return w_end(&x);
-}
-
-int bt_rec_walmark_decode(uint64_t *batch, const uint8_t *p, size_t n)
-{
-    r x;
-    if (r_begin(&x, p, n)) return BT_ECORRUPT;
-    *batch = r_u64(&x);
-    return r_end(&x);
-}
-
 int bt_rec_commit_meta_encode(bt_buf *b, const bt_rec_commit_meta *v)
 {
     w x;

@@ -61,10 +61,6 @@ typedef struct bt_rec_root {
 int bt_rec_features_encode(bt_buf *b, uint32_t features);
 int bt_rec_features_decode(uint32_t *features, const uint8_t *p, size_t n);
 
-/* `wal/` n (FORMAT.md 4.6): the write chain's marker of batch n. */
-int bt_rec_walmark_encode(bt_buf *b, uint64_t batch);
-int bt_rec_walmark_decode(uint64_t *batch, const uint8_t *p, size_t n);
-
 int bt_rec_format_encode(bt_buf *b, const bt_rec_format *r);
 int bt_rec_format_decode(bt_rec_format *r, const uint8_t *p, size_t n);
 int bt_rec_commit_meta_encode(bt_buf *b, const bt_rec_commit_meta *r);

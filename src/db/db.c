@@ -111,6 +111,38 @@ void bt_db__write_marker(bt_db *db, uint64_t commit_seq, uint64_t op_seq)
     if (pwrite(db->marker_fd, m, sizeof m, 0) != (ssize_t)sizeof m) { /* see above */ }
 }
 
+/* The marker's fields, or false if it is new or torn (no bound). */
+static bool marker_decode(const uint8_t m[32], size_t got, uint64_t *cs, uint64_t *os, uint32_t *epoch)
+{
+    if (got != 32 || memcmp(m, "BTDM", 4) != 0 || m[4] != 1 || bt_load_u32be(m + 28) != bt_crc32(m, 28))
+        return false;
+    *cs = bt_load_u64be(m + 8);
+    *os = bt_load_u64be(m + 16);
+    *epoch = bt_load_u32be(m + 24);
+    return true;
+}
+
+/* FORMAT.md 4.4: a store at (commit_seq, op_seq, epoch) against a marker
+ * (cs, os, mepoch).  0, or BT_ECORRUPT with the message in msg. */
+static int marker_verdict(uint64_t cs, uint64_t os, uint32_t mepoch, uint64_t commit_seq,
+                          uint64_t op_seq, uint32_t epoch, char *msg, size_t msgcap)
+{
+    if (mepoch > epoch) {
+        bt_msgf(msg, msgcap, "a rollback was lost: the durability marker has epoch %u, the store "
+                             "%u (damaged write-ahead log?)",
+                mepoch, epoch);
+        return BT_ECORRUPT;
+    }
+    if (mepoch < epoch) return 0; /* written before the last rollback: stale */
+    if (cs > commit_seq || os > op_seq) {
+        bt_msgf(msg, msgcap, "acknowledged commits were lost: the store holds commit %llu but "
+                             "commit %llu was durable (damaged write-ahead log?)",
+                (unsigned long long)commit_seq, (unsigned long long)cs);
+        return BT_ECORRUPT;
+    }
+    return 0;
+}
+
 static int check_marker(bt_db *db)
 {
     char p[4096];
@@ -121,23 +153,12 @@ static int check_marker(bt_db *db)
         return bt_db__set_msg(BT_EIO, "cannot open %s: %s", p, strerror(errno));
     }
     uint8_t m[32];
-    if (pread(db->marker_fd, m, sizeof m, 0) != (ssize_t)sizeof m) return 0; /* new or torn */
-    if (memcmp(m, "BTDM", 4) != 0 || m[4] != 1 || bt_load_u32be(m + 28) != bt_crc32(m, 28))
-        return 0; /* torn: ignore, it is only a lower bound */
-    uint64_t cs = bt_load_u64be(m + 8), os = bt_load_u64be(m + 16);
-    uint32_t epoch = bt_load_u32be(m + 24);
-    if (epoch > db->epoch)
-        return bt_db__set_msg(BT_ECORRUPT,
-                              "a rollback was lost: the durability marker has epoch %u, the store "
-                              "%u (damaged write-ahead log?)",
-                              epoch, db->epoch);
-    if (epoch < db->epoch) return 0; /* written before the last rollback: stale */
-    if (cs > db->meta.commit_seq || os > db->meta.op_seq)
-        return bt_db__set_msg(BT_ECORRUPT,
-                              "acknowledged commits were lost: the store recovered commit %llu "
-                              "but commit %llu was durable (damaged write-ahead log?)",
-                              (unsigned long long)db->meta.commit_seq, (unsigned long long)cs);
-    return 0;
+    uint64_t cs, os;
+    uint32_t epoch;
+    ssize_t got = pread(db->marker_fd, m, sizeof m, 0);
+    if (!marker_decode(m, got < 0 ? 0 : (size_t)got, &cs, &os, &epoch)) return 0;
+    return marker_verdict(cs, os, epoch, db->meta.commit_seq, db->meta.op_seq, db->epoch, bt_db__msg,
+                          sizeof bt_db__msg);
 }
 
 /* ---- the node source -------------------------------------------------------- */
@@ -385,14 +406,13 @@ static int gap_check(bt_kv *kv, void *arg, char *msg, size_t msgcap)
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     uint8_t m[32];
+    uint64_t cs, os;
+    uint32_t mepoch, epoch = 0;
     ssize_t got = pread(fd, m, sizeof m, 0);
     close(fd);
-    if (got != (ssize_t)sizeof m || memcmp(m, "BTDM", 4) != 0 || m[4] != 1 ||
-        bt_load_u32be(m + 28) != bt_crc32(m, 28))
-        return 0; /* new or torn: no bound */
+    if (!marker_decode(m, got < 0 ? 0 : (size_t)got, &cs, &os, &mepoch)) return 0;
     bt_buf v = BT_BUF_INIT;
     bt_rec_commit_meta cm;
-    uint32_t epoch = 0;
     rc = kv->v->get(kv, BT_CF_META, "commit", 6, &v, msg, msgcap);
     if (rc == BT_ENOTFOUND) rc = 0, cm.commit_seq = cm.op_seq = 0;
     else if (!rc && bt_rec_commit_meta_decode(&cm, v.data, v.len)) rc = BT_ECORRUPT;
@@ -405,21 +425,7 @@ static int gap_check(bt_kv *kv, void *arg, char *msg, size_t msgcap)
     bt_buf_free(&v);
     if (rc == BT_ECORRUPT) bt_msgf(msg, msgcap, "metadata record 'commit' or 'epoch' is damaged");
     if (rc) return rc;
-    if (bt_load_u32be(m + 24) > epoch) {
-        bt_msgf(msg, msgcap, "a rollback was lost: the durability marker has epoch %u, the store %u "
-                             "(damaged write-ahead log?)",
-                bt_load_u32be(m + 24), epoch);
-        return BT_ECORRUPT;
-    }
-    if (bt_load_u32be(m + 24) == epoch &&
-        (bt_load_u64be(m + 8) > cm.commit_seq || bt_load_u64be(m + 16) > cm.op_seq)) {
-        bt_msgf(msg, msgcap,
-                "acknowledged commits were lost: the store holds commit %llu but commit %llu was "
-                "durable (damaged write-ahead log?)",
-                (unsigned long long)cm.commit_seq, (unsigned long long)bt_load_u64be(m + 8));
-        return BT_ECORRUPT;
-    }
-    return 0;
+    return marker_verdict(cs, os, mepoch, cm.commit_seq, cm.op_seq, epoch, msg, msgcap);
 }
 
 static int open_store(bt_db *db)

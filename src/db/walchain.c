@@ -49,7 +49,7 @@ int bt_db__chain_scan(bt_kv *kv, uint64_t *out_next, char *msg, size_t msgcap)
         if (kl < 4 || memcmp(k, "wal/", 4) != 0) break;
         const uint8_t *v = kv->v->iter_value(it, &vl);
         uint64_t n = 0;
-        if (kl != CHAIN_KEY_LEN || bt_rec_walmark_decode(&n, v, vl) || n != bt_load_u64be(k + 4) ||
+        if (kl != CHAIN_KEY_LEN || bt_rec_u64_decode(&n, v, vl) || n != bt_load_u64be(k + 4) ||
             n == 0) {
             bt_msgf(msg, msgcap, "metadata: write-chain record %llu is damaged",
                     kl == CHAIN_KEY_LEN ? (unsigned long long)bt_load_u64be(k + 4) : 0ULL);
@@ -63,7 +63,7 @@ int bt_db__chain_scan(bt_kv *kv, uint64_t *out_next, char *msg, size_t msgcap)
         }
         if (!runs) {
             runs = 1;
-        } else if (n != prev + 1) {
+        } else if (n != prev + 1) { /* a second run begins */
             if (runs == 1) {
                 gap_from = prev + 1;
                 gap_to = n - 1;
@@ -93,7 +93,7 @@ int bt_db__write(bt_db *db, bt_kv_batch *b, int flags)
     bt_buf v = BT_BUF_INIT;
     pthread_mutex_lock(&db->chainmu);
     uint64_t n = db->chain_next;
-    int rc = bt_rec_walmark_encode(&v, n);
+    int rc = bt_rec_u64_encode(&v, n);
     if (rc) {
         pthread_mutex_unlock(&db->chainmu);
         bt_buf_free(&v);

@@ -1014,34 +1014,56 @@ static int fsync_dir(const char *dir)
     return r;
 }
 
+/* The WAL files (NNNNNN.log) of the store at path: the oldest number, and
+ * the newest non-empty file (name, number).  Returns -1 if the directory
+ * or a file cannot be read, else how many WAL files there are. */
+typedef struct walscan {
+    unsigned long long oldest, newest_full;
+    char newest_full_name[64]; /* "" if every WAL file is empty */
+} walscan;
+
+static int scan_wals(const char *path, walscan *w)
+{
+    memset(w, 0, sizeof *w);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    struct dirent *e;
+    int count = 0;
+    char p[4096];
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || n >= sizeof w->newest_full_name || strcmp(e->d_name + n - 4, ".log") != 0 ||
+            strspn(e->d_name, "0123456789") != n - 4)
+            continue;
+        unsigned long long num = strtoull(e->d_name, NULL, 10);
+        if (!count++ || num < w->oldest) w->oldest = num;
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (stat(p, &st) != 0) {
+            closedir(d);
+            return -1;
+        }
+        if (S_ISREG(st.st_mode) && st.st_size > 0 && (!w->newest_full_name[0] || num > w->newest_full)) {
+            w->newest_full = num;
+            memcpy(w->newest_full_name, e->d_name, n + 1);
+        }
+    }
+    closedir(d);
+    return count;
+}
+
 /* Moves the newest (highest-numbered) non-empty WAL file of the store at
  * path into report->aside_dir (created on first use).  BT_ENOTFOUND when
  * there is none. */
 static int set_aside_newest_wal(const char *path, bt_kv_open_report *rep, char *msg, size_t msgcap)
 {
-    DIR *d = opendir(path);
-    if (!d) {
+    walscan w;
+    if (scan_wals(path, &w) < 0) {
         bt_msgf(msg, msgcap, "rocksdb open %s: cannot list the store: %s", path, strerror(errno));
         return BT_EIO;
     }
-    struct dirent *e;
-    unsigned long long best = 0;
-    char bestname[64] = "", p[4096];
-    while ((e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (n < 5 || n >= sizeof bestname || strcmp(e->d_name + n - 4, ".log") != 0) continue;
-        if (strspn(e->d_name, "0123456789") != n - 4) continue;
-        unsigned long long num = strtoull(e->d_name, NULL, 10);
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) continue;
-        if (!bestname[0] || num > best) {
-            best = num;
-            memcpy(bestname, e->d_name, n + 1);
-        }
-    }
-    closedir(d);
-    if (!bestname[0]) return BT_ENOTFOUND;
+    if (!w.newest_full_name[0]) return BT_ENOTFOUND;
+    char p[4096];
     if (!rep->aside_dir[0]) {
         int n = snprintf(rep->aside_dir, sizeof rep->aside_dir, "%s/wal-gap-%lld", path,
                          (long long)time(NULL));
@@ -1058,8 +1080,8 @@ static int set_aside_newest_wal(const char *path, bt_kv_open_report *rep, char *
         fsync_dir(path);
     }
     char to[4096 + 64];
-    snprintf(p, sizeof p, "%s/%s", path, bestname);
-    snprintf(to, sizeof to, "%s/%s", rep->aside_dir, bestname);
+    snprintf(p, sizeof p, "%s/%s", path, w.newest_full_name);
+    snprintf(to, sizeof to, "%s/%s", rep->aside_dir, w.newest_full_name);
     if (rename(p, to) != 0) {
         bt_msgf(msg, msgcap, "rocksdb open: cannot move %s to %s: %s", p, rep->aside_dir, strerror(errno));
         return BT_EIO;
@@ -1080,30 +1102,9 @@ static int set_aside_newest_wal(const char *path, bt_kv_open_report *rep, char *
  * is not the oldest.  Anything unreadable answers yes. */
 static bool wal_gap_possible(const char *path)
 {
-    DIR *d = opendir(path);
-    if (!d) return true;
-    struct dirent *e;
-    unsigned long long oldest = 0, newest_full = 0;
-    bool any = false, any_full = false;
-    char p[4096];
-    while ((e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0 || strspn(e->d_name, "0123456789") != n - 4)
-            continue;
-        unsigned long long num = strtoull(e->d_name, NULL, 10);
-        if (!any || num < oldest) oldest = num;
-        any = true;
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        if (stat(p, &st) != 0) {
-            closedir(d);
-            return true;
-        }
-        if (st.st_size > 0 && (!any_full || num > newest_full)) newest_full = num;
-        if (st.st_size > 0) any_full = true;
-    }
-    closedir(d);
-    return any_full && newest_full > oldest;
+    walscan w;
+    if (scan_wals(path, &w) < 0) return true;
+    return w.newest_full_name[0] && w.newest_full > w.oldest;
 }
 
 /* Puts every WAL file set aside back (a repair that did not work must
@@ -1131,30 +1132,7 @@ static void undo_set_aside(const char *path, bt_kv_open_report *rep)
 }
 
 /* The gap check of kv.h: read-only opens until the caller sees no gap,
- * moving one WAL file aside after each gap; if that does not end in a
- * store without a gap, the files go back and the open fails. */
-static int check_gap(const char *path, const bt_kv_config *cfg, bt_kv_open_report *rep, char *msg,
-                     size_t msgcap);
-
-static int check_gap_or_undo(const char *path, const bt_kv_config *cfg, bt_kv_open_report *rep,
-                             char *msg, size_t msgcap)
-{
-    int rc = check_gap(path, cfg, rep, msg, msgcap);
-    if (rc && rep->wal_files_set_aside) {
-        unsigned moved = rep->wal_files_set_aside;
-        undo_set_aside(path, rep);
-        if (msg && msgcap) {
-            size_t n = strlen(msg);
-            if (rep->wal_files_set_aside == 0)
-                snprintf(msg + n, msgcap - n, " (the %u WAL file(s) set aside are back in place)", moved);
-            else
-                snprintf(msg + n, msgcap - n, " (%u WAL file(s) could not be put back from %s)",
-                         rep->wal_files_set_aside, rep->aside_dir);
-        }
-    }
-    return rc;
-}
-
+ * moving one WAL file aside after each gap. */
 static int check_gap(const char *path, const bt_kv_config *cfg, bt_kv_open_report *rep, char *msg,
                      size_t msgcap)
 {
@@ -1192,6 +1170,27 @@ static int check_gap(const char *path, const bt_kv_config *cfg, bt_kv_open_repor
         }
         if (rc) return rc;
     }
+}
+
+/* check_gap; if that does not end in a store without a gap, the files go
+ * back and the open fails. */
+static int check_gap_or_undo(const char *path, const bt_kv_config *cfg, bt_kv_open_report *rep,
+                             char *msg, size_t msgcap)
+{
+    int rc = check_gap(path, cfg, rep, msg, msgcap);
+    if (rc && rep->wal_files_set_aside) {
+        unsigned moved = rep->wal_files_set_aside;
+        undo_set_aside(path, rep);
+        if (msg && msgcap) {
+            size_t n = strlen(msg);
+            if (rep->wal_files_set_aside == 0)
+                snprintf(msg + n, msgcap - n, " (the %u WAL file(s) set aside are back in place)", moved);
+            else
+                snprintf(msg + n, msgcap - n, " (%u WAL file(s) could not be put back from %s)",
+                         rep->wal_files_set_aside, rep->aside_dir);
+        }
+    }
+    return rc;
 }
 
 int bt_kv_open_rocksdb(bt_kv **out, const char *path, const bt_kv_config *cfg, char *msg,

@@ -1039,7 +1039,7 @@ static void chain_batch(bt_kv *kv, uint64_t n, bool sync)
     uint8_t k[12] = {'w', 'a', 'l', '/'};
     bt_store_u64be(k + 4, n);
     bt_buf v = BT_BUF_INIT;
-    assert_int_equal(bt_rec_walmark_encode(&v, n), 0);
+    assert_int_equal(bt_rec_u64_encode(&v, n), 0);
     kv->v->batch_put(b, BT_CF_META, k, sizeof k, v.data, v.len);
     if (n > 16) {
         bt_store_u64be(k + 4, n - 16);
